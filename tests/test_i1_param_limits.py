@@ -23,6 +23,7 @@ from catalog.model import Target
 from catalog.settings import HealthSettings
 from catalog.store import _targets
 from catalog.sync import sync_catalogs
+from catalog.urls import host_of
 from tests.factories import (
     T0,
     days,
@@ -229,3 +230,29 @@ def test_a_drifted_page_many_entries_left_is_read_in_full(engine: Engine) -> Non
     (page,) = [tg for tg in targets if tg.url == URLS["a", "r0000"]]
     assert page.fingerprint_due
     assert page.previous is not None and page.previous.etag is None
+
+
+def test_ids_named_are_known_however_many(engine: Engine) -> None:
+    """`recheck ID...` naming more ids than a statement takes parameters: the database
+    tells which it holds (`store.active_rids`), the rest are unknown."""
+    named = [f"r{i:04d}" for i in range(SIZE)] + [f"x{i:04d}" for i in range(LIMIT)]
+    _limited(engine)
+
+    assert store.active_rids(engine, named) == {f"r{i:04d}" for i in range(SIZE)}
+
+
+def test_witnesses_are_found_past_more_hosts_than_parameters(engine: Engine) -> None:
+    """The hosts a witness must not be on outnumber a statement's parameters (a catalog
+    of tens of thousands of hosts): witnesses on the other hosts are still found."""
+    not_on = {"h0.example.org", "h3.example.org"} | {f"x{i}.example.org" for i in range(LIMIT)}
+    reference = store.answering_urls(engine, not_on=["h0.example.org", "h3.example.org"])
+    _limited(engine)
+
+    urls = store.answering_urls(engine, not_on=not_on)
+
+    assert urls == reference
+    assert sorted(host_of(url) for url in urls) == [
+        "h1.example.org",
+        "h2.example.org",
+        "h4.example.org",
+    ]
