@@ -20,6 +20,7 @@ from sqlalchemy import Engine, event, insert, select, update
 from catalog import store
 from catalog import tables as t
 from catalog.model import Target
+from catalog.queries import report_data, sharing_links
 from catalog.settings import HealthSettings
 from catalog.store import _targets
 from catalog.sync import sync_catalogs
@@ -256,3 +257,38 @@ def test_witnesses_are_found_past_more_hosts_than_parameters(engine: Engine) -> 
         "h2.example.org",
         "h4.example.org",
     ]
+
+
+def test_entries_sharing_links_with_more_named_than_parameters(engine: Engine) -> None:
+    """`recheck` naming more entries than a statement takes parameters (some unknown):
+    each named entry whose link others share, with them (`queries.sharing_links`)."""
+    named = set(URLS) | {("a", f"x{i:04d}") for i in range(LIMIT)}
+    reference = sharing_links(engine, set(URLS))
+    assert len(reference) == 2 * SIZE
+    _limited(engine)
+
+    assert sharing_links(engine, named) == reference
+
+
+def test_lapsed_set_asides_of_more_entries_than_parameters_show(engine: Engine) -> None:
+    """A run that lapsed more set-asides than a statement takes parameters: the report's
+    rows carry each note (`queries._with_lapses`)."""
+    with engine.begin() as conn:
+        pks = conn.scalars(select(t.Resource.id).order_by(t.Resource.id)).all()[: LIMIT + 100]
+        conn.execute(
+            insert(t.Event),
+            [
+                {
+                    "at": days(0.7),
+                    "kind": store.SET_ASIDE_LAPSED,
+                    "resource_id": pk,
+                    "details": {"decision_id": 1, "kind": "snooze", "now": "broken"},
+                }
+                for pk in pks
+            ],
+        )
+    _limited(engine)
+
+    rows = report_data(engine).resources
+
+    assert {r.pk for r in rows if r.lapsed} == set(pks)
