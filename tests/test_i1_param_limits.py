@@ -20,7 +20,9 @@ from sqlalchemy import Engine, event, insert, select, update
 from catalog import store
 from catalog import tables as t
 from catalog.model import Target
+from catalog.problem_checks import start_key
 from catalog.queries import report_data, sharing_links
+from catalog.rekey import rekey_links
 from catalog.settings import HealthSettings
 from catalog.store import _targets
 from catalog.sync import sync_catalogs
@@ -292,3 +294,39 @@ def test_lapsed_set_asides_of_more_entries_than_parameters_show(engine: Engine) 
     rows = report_data(engine).resources
 
     assert {r.pk for r in rows if r.lapsed} == set(pks)
+
+
+#: Rekey's statements bind 500 links at most: a lower limit, fewer links to merge.
+REKEY_LIMIT, MERGED = 600, 700
+
+
+def test_a_rekey_merging_more_links_than_parameters_keeps_their_pruned_counts(
+    tmp_path: Path,
+) -> None:
+    """A URL rule that merges more links than a statement takes parameters, each with
+    checks `db prune` deleted: each merged link keeps both counts (`rekey._add_pruned_counts`)."""
+    assert MERGED > REKEY_LIMIT
+    start = start_key(T0)
+    with temporary_database(tmp_path) as engine:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(t.Link),
+                [
+                    {
+                        "url": f"https://h.example.org/p{i}{dup}",
+                        "host": "h.example.org",
+                        "first_failure_at": T0,
+                        "pruned_by_start": {start: 1},
+                    }
+                    for i in range(MERGED)
+                    for dup in ("", "/dup")
+                ],
+            )
+        _limited(engine, REKEY_LIMIT)
+        with engine.begin() as conn:
+            result = rekey_links(conn, canonical=lambda url: url.removesuffix("/dup"))
+        assert result.merged == MERGED
+        with engine.connect() as conn:
+            kept = conn.execute(select(t.Link.pruned_by_start, t.Link.pruned_checks)).all()
+    assert len(kept) == MERGED
+    assert all(counts == {start: 2} and checks == 2 for counts, checks in kept)
