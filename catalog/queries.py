@@ -908,12 +908,13 @@ def _with_lapses(session: Session, resources: list[ResourceRow]) -> list[Resourc
             lapsed[pk] = details or {}  # later ones win
     if not lapsed:
         return resources
-    decided = select(Decision.resource_id, func.max(Decision.id)).where(
-        Decision.resource_id.in_(list(lapsed)), Decision.kind.in_(_DECIDED_AGAIN)
-    )
-    for pk, latest in session.execute(decided.group_by(Decision.resource_id)):
-        if latest is not None and latest > _lapsed_decision(lapsed[pk]):
-            del lapsed[pk]
+    for part in chunks(sorted(lapsed), 1000):  # a run may lapse thousands: bound the IN list
+        decided = select(Decision.resource_id, func.max(Decision.id)).where(
+            Decision.resource_id.in_(part), Decision.kind.in_(_DECIDED_AGAIN)
+        )
+        for pk, latest in session.execute(decided.group_by(Decision.resource_id)):
+            if latest is not None and latest > _lapsed_decision(lapsed[pk]):
+                del lapsed[pk]
     for pk, details in lapsed.items():
         i = index[pk]
         resources[i] = replace(resources[i], lapsed=lapse_note(details, why=False))
@@ -1164,29 +1165,33 @@ def sharing_links(
     if not wanted:
         return {}
     keys, rids = sorted({k for k, _ in wanted}), sorted({r for _, r in wanted})
+    # The entries a curator named, any number of them: IN lists of 1,000 (the few
+    # catalogs' keys with each), each link's sharers read whole within one list.
     with session_scope(engine) as session:
         mine = {
             (key, rid): link_id
+            for part in chunks(rids, 1000)
             for key, rid, link_id in session.execute(
                 select(Collection.key, Resource.rid, Resource.link_id)
                 .join(Collection, Resource.collection_id == Collection.id)
                 .where(
                     Resource.removed_at.is_(None),
                     Collection.key.in_(keys),
-                    Resource.rid.in_(rids),
+                    Resource.rid.in_(part),
                     Resource.link_id.is_not(None),
                 )
             )
             if (key, rid) in wanted
         }
         at: dict[int | None, list[str]] = defaultdict(list)
-        for key, rid, link_id in session.execute(
-            select(Collection.key, Resource.rid, Resource.link_id)
-            .join(Collection, Resource.collection_id == Collection.id)
-            .where(Resource.removed_at.is_(None), Resource.link_id.in_(sorted(set(mine.values()))))
-            .order_by(byte_order(Collection.key), byte_order(Resource.rid))
-        ):
-            at[link_id].append(f"{key}/{rid}")
+        for part in chunks(sorted(set(mine.values())), 1000):
+            for key, rid, link_id in session.execute(
+                select(Collection.key, Resource.rid, Resource.link_id)
+                .join(Collection, Resource.collection_id == Collection.id)
+                .where(Resource.removed_at.is_(None), Resource.link_id.in_(part))
+                .order_by(byte_order(Collection.key), byte_order(Resource.rid))
+            ):
+                at[link_id].append(f"{key}/{rid}")
     out = {}
     for (key, rid), link_id in mine.items():
         others = [name for name in at[link_id] if name != f"{key}/{rid}"]

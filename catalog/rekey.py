@@ -182,10 +182,17 @@ def _add_pruned_counts(conn: Connection, absorbed: dict[int, list[_Pruned]]) -> 
 
     ids = sorted(absorbed)
     starts = taken_starts(conn, ids)
-    rows = conn.execute(
-        sa.select(Link.id, PROBLEM_START, OUTCOME_START, *START_COLUMNS).where(Link.id.in_(ids))
-    )
-    for link_id, start, outcome_start, *columns in rows.all():
+    # A rule that merges tens of thousands of links: IN lists of 500, as the rest here.
+    rows = [
+        row
+        for first in range(0, len(ids), 500)
+        for row in conn.execute(
+            sa.select(Link.id, PROBLEM_START, OUTCOME_START, *START_COLUMNS).where(
+                Link.id.in_(ids[first : first + 500])
+            )
+        )
+    ]
+    for link_id, start, outcome_start, *columns in rows:
         merged = {
             key: n
             for key in sorted(possible_starts(*columns) | starts.get(link_id, set()))

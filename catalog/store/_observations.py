@@ -23,6 +23,7 @@ from catalog.problem_checks import PROBLEM_START, keep_recounted
 from catalog.settings import HealthSettings
 from catalog.store._records import EventRecord, LinkStateRecord, parse_time
 from catalog.store._sql import (
+    CHUNK,
     chunks,
     insert_ids,
     newest_first,
@@ -609,11 +610,15 @@ def link_states(engine: Engine) -> list[LinkStateRecord]:
 
 def active_rids(engine: Engine, rids: Iterable[str]) -> set[str]:
     """Those of `rids` that some active resource has (in any collection)."""
-    query = select(t.Resource.rid).where(
-        t.Resource.rid.in_(list(rids)), t.Resource.removed_at.is_(None)
-    )
+    found: set[str] = set()
     with read_session(engine) as s:
-        return set(s.scalars(query))
+        # The ids a curator named, any number of them: IN lists of `CHUNK`.
+        for part in chunks(sorted(set(rids))):
+            query = select(t.Resource.rid).where(
+                t.Resource.rid.in_(part), t.Resource.removed_at.is_(None)
+            )
+            found.update(s.scalars(query))
+    return found
 
 
 def stored_collections(engine: Engine) -> set[str]:
@@ -647,9 +652,14 @@ def answering_urls(
     `kind` keeps only the hosts it is true of (public hosts, to witness the Internet): the
     others are passed over, not counted against `limit`, so an intranet host checked last
     does not take a witness's place."""
+    # The hosts of a run's batch and those asked already: past `CHUNK` (one bound parameter
+    # each; a catalog of tens of thousands of hosts) they are passed over here, reading
+    # every host (one row each), not bound in the statement.
+    skipped = set(not_on)
+    in_sql = len(skipped) <= CHUNK
     answered = (
         t.Link.http_status.is_not(None) if answered_only else true(),
-        t.Link.host.not_in(list(not_on)),
+        t.Link.host.not_in(sorted(skipped)) if in_sql else true(),
         t.Link.host != "",
     )
     latest = func.max(t.Link.last_checked_at)
@@ -659,14 +669,14 @@ def answering_urls(
         .group_by(t.Link.host)
         .order_by(latest.desc().nulls_last(), byte_order(t.Link.host))
     )
-    if kind is None:
+    if kind is None and in_sql:
         hosts = hosts.limit(limit)
     found: list[str] = []
     with read_session(engine) as s:
         for host in s.scalars(hosts).all():
             if len(found) == limit:
                 break
-            if kind is not None and not kind(host):
+            if host in skipped or (kind is not None and not kind(host)):
                 continue
             url = s.scalar(
                 select(t.Link.url)

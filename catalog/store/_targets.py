@@ -88,6 +88,7 @@ def targets_for_check(
             case((missed, seen_text), else_=None).label("contacts_missed"),
             case((missed, cast(link.c.contacts_gone, Text)), else_=None).label("contacts_left"),
             res.c.rid,
+            col.c.key.label("collection_key"),
             res.c.id.label("entry_id"),
             res.c.title.label("entry_title"),
             res.c.fields["description"].as_string().label("entry_description"),
@@ -98,12 +99,27 @@ def targets_for_check(
         .where(res.c.removed_at.is_(None))
         .order_by(byte_order(link.c.url), byte_order(res.c.rid))
     )
-    if resource_ids is not None:
-        query = query.where(res.c.rid.in_(list(resource_ids)))
-    if collection_keys is not None:
-        query = query.where(col.c.key.in_(list(collection_keys)))
-    if entries is not None:
-        query = query.where(tuple_(col.c.key, res.c.rid).in_(list(entries)))
+    # A filter is one bound parameter per value (two per pair): past 65,535 in a statement
+    # PostgreSQL refuses it, and SQLite past its SQLITE_MAX_VARIABLE_NUMBER (32,766, or
+    # 999 on old builds), so a `recheck --failing` of tens of thousands of entries failed.
+    # A small filter stays in SQL, read through the indexes (one entry of 100,000 reads
+    # its rows only); a larger one is kept out of SQL and the rows (every active entry,
+    # as an unfiltered run reads them) are kept by set membership as they stream. Not
+    # chunked IN lists: a link's rows would be split between chunks, and the per-link
+    # grouping below (its entries, titles, stamps) needs them together, in URL order.
+    keep: list[tuple[Any, frozenset[Any]]] = []  # (row -> its value, the values kept)
+    for values, column, width, value_of in (
+        (resource_ids, res.c.rid, 1, attrgetter("rid")),
+        (collection_keys, col.c.key, 1, attrgetter("collection_key")),
+        (entries, tuple_(col.c.key, res.c.rid), 2, attrgetter("collection_key", "rid")),
+    ):
+        if values is None:
+            continue
+        wanted = list(values)
+        if len(wanted) * width <= IN_SQL_MOST:
+            query = query.where(column.in_(wanted))
+        else:
+            keep.append((value_of, frozenset(tuple(v) if width == 2 else v for v in wanted)))
     # Counted in nights (`lasted`): the plan starts before last week's check of a link did.
     max_age = night_span(fingerprint_max_age_days)
     filtered = resource_ids is not None or collection_keys is not None or entries is not None
@@ -117,7 +133,9 @@ def targets_for_check(
     with read_session(engine) as s:
         # Ordered by URL, a link's rows are adjacent: each Target is made as its rows end,
         # without holding every row first (at 100,000 links that doubled the peak).
-        rows = s.connection().execute(query.execution_options(yield_per=CHUNK))
+        rows: Iterable[Any] = s.connection().execute(query.execution_options(yield_per=CHUNK))
+        if keep:  # a link's rows stay adjacent, those left out dropped
+            rows = (row for row in rows if all(value(row) in kept for value, kept in keep))
         for _, group in groupby(rows, key=attrgetter("id")):
             first, *more = group
             rids = dict.fromkeys([first.rid, *(row.rid for row in more)])
@@ -166,6 +184,12 @@ def targets_for_check(
                 for target, link_id in zip(targets, link_ids, strict=True)
             ]
     return _least_recent_first(targets, checked)
+
+
+#: The most bound parameters a filter of `targets_for_check` puts in its statement (a
+#: pair is two); a larger filter is applied to the rows as they stream. At most three
+#: filters of this many stay far below SQLite's and PostgreSQL's limits.
+IN_SQL_MOST = CHUNK
 
 
 def _checked_at(link: Any, now: datetime) -> float:
@@ -348,9 +372,14 @@ def _entries_left(conn: Connection, link_ids: Sequence[int]) -> dict[int, dateti
         }
         if not drifted:
             continue
-        rows = conn.execute(
-            select(res.c.id, res.c.link_id, res.c.removed_at, res.c.text_at).where(
-                res.c.id.in_(list(drifted))
+        # A chunk's links may name more entries than it has links (bound lists of `CHUNK`).
+        rows = (
+            row
+            for part in chunks(list(drifted))
+            for row in conn.execute(
+                select(res.c.id, res.c.link_id, res.c.removed_at, res.c.text_at).where(
+                    res.c.id.in_(part)
+                )
             )
         )
         for entry_id, now_at, removed_at, text_at in rows:
