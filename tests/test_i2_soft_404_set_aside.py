@@ -109,3 +109,10 @@ def test_a_soft_404_one_night_keeps_the_ignore_of_a_server_error(tmp_path: Path)
     reports = _nights(tmp_path, [_500] * 4, [_SOFT, _500, _SOFT, _SOFT], _ignore)
     assert _queue(reports) == [False, False, False, True]
     assert "when it became: page missing (soft 404)" in _row_note(reports[3])
+
+
+def test_the_404s_after_an_ignored_500_are_no_part_of_a_soft_404s_nights(tmp_path: Path) -> None:
+    """A 404 is the same problem as a 500 (the ignore holds), a soft 404 another: its own
+    nights count, not the 404s' before it (a 404 and a soft 404 share a page gone)."""
+    reports = _nights(tmp_path, [_500] * 4, [_404, _404, _SOFT, _SOFT], _ignore)
+    assert _queue(reports) == [False, False, False, True]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -86,12 +87,14 @@ def _problem_then(s: Session, link_id: int | None, at: datetime, resource_id: in
 
 
 def _seen_since(
-    s: Session, link_id: int, drift_since: datetime | None, kind: str
+    s: Session, link_id: int, drift_since: datetime | None, kind: str, new: _New
 ) -> tuple[timedelta, datetime | None]:
     """How long consecutive checks of the link have seen its problem now: from the first
     of them to the last (nights our network was down skipped), and the first (None: none
-    seen). A drift, since it was flagged (checks without a page to judge leave the flag as
-    it was)."""
+    seen). Each of them shares its `streak_key` and is `new` (another kind of problem
+    than the decisions': the 404s after a 500 ignored are no part of a soft 404's streak).
+    A drift, since it was flagged (checks without a page to judge leave the flag as it
+    was)."""
     if kind == "drift":
         last = s.scalar(select(t.Link.last_checked_at).where(t.Link.id == link_id))
         if drift_since is None or last is None:
@@ -113,8 +116,24 @@ def _seen_since(
     for check in checks[1:]:
         if streak_key(check.outcome, check.http_status) != key:
             break
+        if not new(check.outcome, check.http_status):
+            break
         first = as_utc(check.checked_at)
     return last - first, first
+
+
+#: Whether a check's outcome and status are another kind of problem than the decisions'.
+_New = Callable[[str | None, int | None], bool]
+
+
+def _another_kind(thens: Sequence[str | None], state: str | None) -> _New:
+    """`_New` for the decisions made on `thens`, a check read in the link's `state` now."""
+
+    def new(outcome: str | None, http_status: int | None) -> bool:
+        kind = problem_kind(outcome, state, None, http_status)
+        return all(lapses(then, kind) for then in thens)
+
+    return new
 
 
 def _whole_failure(first_seen: datetime | None, first_failure: datetime | None) -> bool:
@@ -210,7 +229,8 @@ def lapse_set_asides(engine: Engine, *, now: datetime, run_id: int | None = None
                     lapsed["reason"] = row.ignored_reason
                 elif lapsed is not None:
                     lapsed |= {"reason": row.snooze_reason, "until": row.snoozed_until.isoformat()}
-            seen_for, first_seen = _seen_since(s, row.link_id, row.drift_since, now_kind)
+            new = _another_kind([e["then"] for e in ended if e is not None], row.state)
+            seen_for, first_seen = _seen_since(s, row.link_id, row.drift_since, now_kind, new)
             whole = _whole_failure(first_seen, row.first_failure_at)
             if not settled(now_kind, row.outcome, row.state, seen_for, whole_failure=whole):
                 continue
