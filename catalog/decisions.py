@@ -35,7 +35,7 @@ from sqlalchemy import Engine
 
 from catalog import store
 from catalog.catalog_edit import FieldEdit, apply_edits, undo_edit
-from catalog.check.soft404 import redirect_soft404
+from catalog.check.soft404 import LAPSED_SHELL, redirect_soft404
 from catalog.clock import Clock, local_date, utcnow
 from catalog.commands import command_options, command_words
 from catalog.db import engine_for
@@ -51,7 +51,7 @@ from catalog.errors import (
 from catalog.health import shown_state, state_line
 from catalog.model import Resource
 from catalog.outcomes import Outcome, held_why
-from catalog.queries import ATTENTION_STATES, sharing_links
+from catalog.queries import ATTENTION_STATES, resource_row, sharing_links
 from catalog.set_aside import THEN, UNCHECKED, kind_words, lapse_note
 from catalog.settings import Settings
 from catalog.source import CATALOG_SUFFIXES, catalog_files, load_catalogs, meant_url
@@ -461,8 +461,32 @@ def unignore(
         ended.append(f"no longer ignored ({resource.ignored_reason})")
     if resource.snoozed_until is not None:
         ended.append(f"its snooze until {_t(resource.snoozed_until)} ended")
-    message = f"{_name(resource)}: {' and '.join(ended)}; it is back in the action queue"
+    message = f"{_name(resource)}: {' and '.join(ended)}; {_where_now(engine, resource.id)}"
     return DecisionResult(resource, UNIGNORE, message, decision=decision)
+
+
+def _where_now(engine: Engine, resource_id: int) -> str:
+    """Where an entry no longer set aside is: in the action queue only if the report's
+    queue lists it (`reports.build._priority` not None: `ResourceRow.needs_attention`, or a
+    flapping link, or a working page that looks like a lapsed domain's); otherwise watched
+    again, listed once it needs attention. catalog/ must not import reports/."""
+    row = resource_row(engine, resource_id)
+    if row is None:  # removed from the catalog meanwhile: no queue lists it
+        return "it is watched again while its entry is in the catalog"
+    shell = row.outcome is Outcome.OK and LAPSED_SHELL in (row.reason or "")
+    if row.needs_attention or row.flapping or shell:
+        return "it is back in the action queue"
+    if row.outcome_value is None:
+        return (
+            "its link is not checked yet: it is watched again, and listed if a check finds a "
+            "problem"
+        )
+    if row.outcome is None:  # an outcome this version does not know
+        return "it is watched again, and listed whenever it needs attention"
+    return (
+        "its link works, so no queue lists it now: it is watched again, and listed as soon "
+        "as it fails or otherwise needs attention"
+    )
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -20,7 +20,10 @@ the queue. As the link was confirmed broken already, the new status must be seen
 checks a night apart. The same kind again or the link working keeps the decision too.
 A curator often decides on a failure the night it is seen, before it is confirmed: the
 decision keeps its family (`_CONFIRMED_AS`), so the 403 ignored that night is ended by a
-404 confirmed since, though not by the 403 confirmed.
+404 confirmed since, though not by the 403 confirmed. A break that follows failures of
+another kind (a site rebuild snoozed on a soft 404 confirmed, then a 500) must be seen a
+night too: the link's confirmation was the other failures', and says nothing of it
+(`settled`'s `whole_failure`).
 """
 
 from __future__ import annotations
@@ -185,22 +188,40 @@ def streak_key(outcome: str | None, http_status: int | None = None) -> str | Non
     kind = _broken_kind(known, http_status)
     if kind == REFUSED:
         return BLOCKED
-    return GONE if kind == GONE else outcome
+    if kind == GONE:
+        return GONE
+    if known is not None and known is not Outcome.TIMEOUT and known.severity is Severity.BROKEN:
+        # A dead site errs one night and is not found in the DNS the next: one break. A
+        # timeout keeps its own (it is also a bot wall's: `_FAMILIES`).
+        return BROKEN
+    return outcome
 
 
-def settled(kind: str | None, outcome: str | None, state: str | None, seen_for: timedelta) -> bool:
+def settled(
+    kind: str | None,
+    outcome: str | None,
+    state: str | None,
+    seen_for: timedelta,
+    *,
+    whole_failure: bool = True,
+) -> bool:
     """Whether the link's problem `kind` now is settled enough to end a decision: a failure
     as `catalog.health` confirms it (a soft 404 is filed apart, but confirmed the same
     way); anything else once consecutive checks have seen it for `ONE_NIGHT` (`seen_for`:
     from the first of them to the last: `streak_key`), a page refusing us or gone too (the
     link may have been confirmed broken by other failures: a 404 one night after 403s is
-    no new problem yet). A 429 asks us to come back later: never."""
+    no new problem yet). A 429 asks us to come back later: never.
+
+    `whole_failure`: whether the checks that see the problem now are the link's whole
+    failure (none of another kind came before them in it). When others did (a soft 404
+    confirmed broken, then a 500), the link's confirmation says nothing of this one, which
+    must be seen for `ONE_NIGHT` too: a night of a 500, a DNS error or a timeout on a
+    site being rebuilt is no new problem yet."""
     if kind is None or kind in _CONFIRMED_AS or outcome == Outcome.RATE_LIMITED.value:
         return False
-    if kind in (BROKEN, TIMED_OUT):
-        return True
-    if kind == SOFT_404:
-        return state == BROKEN_STATE
+    if kind in (BROKEN, TIMED_OUT, SOFT_404):
+        confirmed = kind != SOFT_404 or state == BROKEN_STATE
+        return confirmed and (whole_failure or seen_for >= ONE_NIGHT)
     return seen_for >= ONE_NIGHT
 
 

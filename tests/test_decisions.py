@@ -234,7 +234,8 @@ def test_unignore_says_it_ends_a_snooze_too(engine: Engine, settings: Settings) 
     both = decisions.unignore(settings, "b", clock=Ticker(days(2)))
     assert both.message.endswith(
         f": no longer ignored (login wall) and its snooze until {days(20):%Y-%m-%d} 00:00 "
-        "ended; it is back in the action queue"
+        "ended; its link is not checked yet: it is watched again, and listed if a check "
+        "finds a problem"
     )
     resource = store.find_resource(engine, "b")
     assert not resource.ignored and resource.snoozed_until is None

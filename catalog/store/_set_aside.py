@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -85,15 +86,20 @@ def _problem_then(s: Session, link_id: int | None, at: datetime, resource_id: in
     return problem_kind(check.outcome, state, drifted, check.http_status) or WORKING
 
 
-def _seen_for(s: Session, link_id: int, drift_since: datetime | None, kind: str) -> timedelta:
+def _seen_since(
+    s: Session, link_id: int, drift_since: datetime | None, kind: str, new: _New
+) -> tuple[timedelta, datetime | None]:
     """How long consecutive checks of the link have seen its problem now: from the first
-    of them to the last (nights our network was down skipped). A drift, since it was
-    flagged (checks without a page to judge leave the flag as it was)."""
+    of them to the last (nights our network was down skipped), and the first (None: none
+    seen). Each of them shares its `streak_key` and is `new` (another kind of problem
+    than the decisions': the 404s after a 500 ignored are no part of a soft 404's streak).
+    A drift, since it was flagged (checks without a page to judge leave the flag as it
+    was)."""
     if kind == "drift":
         last = s.scalar(select(t.Link.last_checked_at).where(t.Link.id == link_id))
         if drift_since is None or last is None:
-            return timedelta(0)
-        return as_utc(last) - as_utc(drift_since)
+            return timedelta(0), None
+        return as_utc(last) - as_utc(drift_since), as_utc(drift_since)
     checks = s.execute(
         select(t.Observation.outcome, t.Observation.http_status, t.Observation.checked_at)
         .where(
@@ -105,13 +111,38 @@ def _seen_for(s: Session, link_id: int, drift_since: datetime | None, kind: str)
     ).all()
     key = streak_key(checks[0].outcome, checks[0].http_status) if checks else None
     if key is None:
-        return timedelta(0)
+        return timedelta(0), None
     last = first = as_utc(checks[0].checked_at)
     for check in checks[1:]:
         if streak_key(check.outcome, check.http_status) != key:
             break
+        if not new(check.outcome, check.http_status):
+            break
         first = as_utc(check.checked_at)
-    return last - first
+    return last - first, first
+
+
+#: Whether a check's outcome and status are another kind of problem than the decisions'.
+_New = Callable[[str | None, int | None], bool]
+
+
+def _another_kind(thens: Sequence[str | None], state: str | None) -> _New:
+    """`_New` for the decisions made on `thens`, a check read in the link's `state` now."""
+
+    def new(outcome: str | None, http_status: int | None) -> bool:
+        kind = problem_kind(outcome, state, None, http_status)
+        return all(lapses(then, kind) for then in thens)
+
+    return new
+
+
+def _whole_failure(first_seen: datetime | None, first_failure: datetime | None) -> bool:
+    """Whether the checks that see the link's problem now, from `first_seen`, are its whole
+    failure, from `first_failure` (`catalog.set_aside.settled`): none of another kind came
+    first. Not known (no failure dated): not (the problem then waits for its night)."""
+    if first_seen is None or first_failure is None:
+        return False
+    return first_seen <= as_utc(first_failure)
 
 
 def _lapsed(
@@ -163,6 +194,7 @@ def lapse_set_asides(engine: Engine, *, now: datetime, run_id: int | None = None
             link.c.outcome,
             link.c.state,
             link.c.http_status,
+            link.c.first_failure_at,
             groups.entry_drift(link.c.drift_reason, link.c.drift_entries, res.c.id).label(
                 "drift_reason"
             ),
@@ -197,8 +229,10 @@ def lapse_set_asides(engine: Engine, *, now: datetime, run_id: int | None = None
                     lapsed["reason"] = row.ignored_reason
                 elif lapsed is not None:
                     lapsed |= {"reason": row.snooze_reason, "until": row.snoozed_until.isoformat()}
-            seen_for = _seen_for(s, row.link_id, row.drift_since, now_kind)
-            if not settled(now_kind, row.outcome, row.state, seen_for):
+            new = _another_kind([e["then"] for e in ended if e is not None], row.state)
+            seen_for, first_seen = _seen_since(s, row.link_id, row.drift_since, now_kind, new)
+            whole = _whole_failure(first_seen, row.first_failure_at)
+            if not settled(now_kind, row.outcome, row.state, seen_for, whole_failure=whole):
                 continue
             first, *rest = [lapsed for lapsed in ended if lapsed is not None]
             details: dict[str, Any] = {
