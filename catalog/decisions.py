@@ -35,7 +35,7 @@ from sqlalchemy import Engine
 
 from catalog import store
 from catalog.catalog_edit import FieldEdit, apply_edits, undo_edit
-from catalog.check.soft404 import LAPSED_SHELL, redirect_soft404
+from catalog.check.soft404 import redirect_soft404
 from catalog.clock import Clock, local_date, utcnow
 from catalog.commands import command_options, command_words
 from catalog.db import engine_for
@@ -467,14 +467,12 @@ def unignore(
 
 def _where_now(engine: Engine, resource_id: int) -> str:
     """Where an entry no longer set aside is: in the action queue only if the report's
-    queue lists it (`reports.build._priority` not None: `ResourceRow.needs_attention`, or a
-    flapping link, or a working page that looks like a lapsed domain's); otherwise watched
-    again, listed once it needs attention. catalog/ must not import reports/."""
+    queue lists it (`ResourceRow.queued`); otherwise watched again, listed once it needs
+    attention."""
     row = resource_row(engine, resource_id)
     if row is None:  # removed from the catalog meanwhile: no queue lists it
         return "it is watched again while its entry is in the catalog"
-    shell = row.outcome is Outcome.OK and LAPSED_SHELL in (row.reason or "")
-    if row.needs_attention or row.flapping or shell:
+    if row.queued:
         return "it is back in the action queue"
     if row.outcome_value is None:
         return (

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, aliased
 
 from catalog import groups
 from catalog.check.redirects import moved_to
+from catalog.check.soft404 import LAPSED_SHELL
 from catalog.clock import as_utc
 from catalog.collation import byte_order
 from catalog.db import session_scope
@@ -249,6 +250,21 @@ class ResourceRow:
             or self.contact_reason is not None
             or bool(self.stale_reasons)
         )
+
+    @property
+    def lapsed_shell(self) -> bool:
+        """Whether the link works but its page, which showed text, now shows only scripts
+        under its domain's name (`soft404.lapsed_shell`): what a lapsed domain's parking
+        looks like."""
+        return (
+            self.outcome is Outcome.OK and self.reason is not None and LAPSED_SHELL in self.reason
+        )
+
+    @property
+    def queued(self) -> bool:
+        """Whether the report's action queue lists the row (`reports.build._priority` files
+        exactly these): one rule for the report and for what `unignore` says of the entry."""
+        return self.needs_attention or self.flapping or self.lapsed_shell
 
 
 #: The first version's name for a row of the attention list.

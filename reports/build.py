@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import humanize
 
-from catalog.check.soft404 import LAPSED_SHELL, redirect_soft404
+from catalog.check.soft404 import redirect_soft404
 from catalog.clock import as_utc
 from catalog.commands import command_words
 from catalog.drift import MARKED_REASON, MARKER_LABELS, names_markers
@@ -212,8 +212,9 @@ def _nights(days: float) -> str:
     return count_of(max(1, round(days)), "night")
 
 
-#: The fix of a page that now shows only scripts under its domain's name (`_lapsed_shell`),
-#: and the reason its ignore gives once a person saw the resource there.
+#: The fix of a page that now shows only scripts under its domain's name
+#: (`ResourceRow.lapsed_shell`), and the reason its ignore gives once a person saw the
+#: resource there.
 _LAPSED_SHELL_FIX = (
     "Open it in a browser: if it is a parked or for-sale page, remove the link or replace it "
     "with where the publisher has the resource now; if it shows the resource, tell "
@@ -600,12 +601,6 @@ HISTORY_PER_RESOURCE = 30
 HISTORY_LISTED = 500
 
 
-def _lapsed_shell(r: ResourceRow) -> bool:
-    """Whether the link works but its page, which showed text, now shows only scripts under
-    its domain's name (`soft404.lapsed_shell`): what a lapsed domain's parking looks like."""
-    return r.outcome is Outcome.OK and r.reason is not None and LAPSED_SHELL in r.reason
-
-
 def _priority(r: ResourceRow) -> Priority | None:
     outcome, state = r.outcome, r.state
     if confirmed_broken(outcome, state):  # the rule every count of the group follows
@@ -623,7 +618,7 @@ def _priority(r: ResourceRow) -> Priority | None:
     walled = state != "suspect" and outcome is not None and outcome.severity is Severity.LOOK
     if state == "check_by_hand" or walled:
         return Priority.LOOK
-    if _lapsed_shell(r):  # it works, yet may be a lapsed domain's parking page
+    if r.lapsed_shell:  # it works, yet may be a lapsed domain's parking page
         return Priority.LOOK
     if state == "suspect" or (outcome is not None and outcome.is_failure):
         return Priority.FAILING
@@ -634,7 +629,7 @@ def _priority(r: ResourceRow) -> Priority | None:
         return Priority.CONTACT
     if r.stale_reasons:
         return Priority.STALE
-    if r.needs_attention:
+    if r.queued:  # the rule `ResourceRow.queued` says in one place
         return Priority.OTHER
     return None
 
@@ -819,7 +814,7 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
             if priority is Priority.DRIFT
             and (outcome is None or outcome.severity in (Severity.OK, Severity.UPDATE))
             else _UNKNOWN_NEXT_STEP
-            if _lapsed_shell(r)  # "The link works; nothing to do." would contradict its fix
+            if r.lapsed_shell  # "The link works; nothing to do." would contradict its fix
             else outcome.explanation
             if outcome
             else _UNKNOWN_NEXT_STEP
@@ -1027,7 +1022,7 @@ def _fix(
         return _unavailable_flapping_fix(r.unavailable_nights), None, False
     if priority is Priority.LOOK and r.flapping:
         return _FLAPPING_FIX, None, False
-    if priority is Priority.LOOK and _lapsed_shell(r):
+    if priority is Priority.LOOK and r.lapsed_shell:
         return _LAPSED_SHELL_FIX, cmd("ignore", "--reason", _LAPSED_SHELL_REASON), False
     if priority is Priority.LOOK and r.outcome is Outcome.PRIVATE_ADDRESS and not r.ignored_reason:
         # It opens in the curator's browser on that network, and in no visitor's.
