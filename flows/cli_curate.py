@@ -398,7 +398,8 @@ def unignore(
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Put an ignored or snoozed resource back into the action queue.
+    """End a resource's ignore and snooze: back in the action queue if it needs attention,
+    else watched again and listed once it does.
 
     Example: linkhealth unignore members-portal
     """
