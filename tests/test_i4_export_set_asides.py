@@ -77,6 +77,7 @@ def test_a_snooze_that_ended_exports_no_reason_or_author(tmp_path: Path) -> None
 
 
 def test_import_csv_leaves_the_new_columns_out_of_the_entries(tmp_path: Path) -> None:
+    (tmp_path / "db").mkdir()  # the export's own folder, apart from the catalog imported into
     rows = _exported(tmp_path / "db", 3)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=[*EXPORT_FIELDS, "description"])
