@@ -316,7 +316,11 @@ def _moves(engine: Engine, catalogs: Sequence[Catalog]) -> dict[tuple[str, str],
             if len(targets) == 1 and len(left[rid]) == 1:
                 by_source.setdefault(left[rid][0], []).append((rid, targets[0]))
         for source, pairs in by_source.items():
-            rows = {r.rid: r for r in store.stored_resources(s, ids[source], [r for r, _ in pairs])}
+            rows = {
+                row.rid: row
+                for rids in _chunked([rid for rid, _ in pairs], SYNC_CHUNK)
+                for row in store.stored_resources(s, ids[source], rids)
+            }
             for rid, target in pairs:
                 row = rows.get(rid)
                 if row is not None and row.url == urls[target][rid]:

@@ -146,6 +146,21 @@ class UncheckedNight:
     why: str
     deployment: str = NIGHTLY
     flow_run_id: str | None = None
+    #: How far it got, from its run record: the URLs it checked (the live count of a run
+    #: still stored as running, those with observations once the next run aborted it:
+    #: `close_run`), of the URLs it planned (None when it recorded no plan: `known_plan`).
+    urls_checked: int = 0
+    urls_planned: int | None = None
+
+    def progress(self) -> str:
+        """ ", after 59 of 600 URLs" (", after 59 URLs" without a plan); "" before the run
+        planned any URL."""
+        if self.urls_planned is None:
+            return f", after {self.urls_checked} URL{'' if self.urls_checked == 1 else 's'}"
+        if not self.urls_planned:
+            return ""
+        urls = f"URL{'' if self.urls_planned == 1 else 's'}"
+        return f", after {self.urls_checked} of {self.urls_planned} {urls}"
 
 
 def unchecked_night(runs: Sequence[RunRecord], dead: Mapping[int, str]) -> UncheckedNight | None:
@@ -153,6 +168,7 @@ def unchecked_night(runs: Sequence[RunRecord], dead: Mapping[int, str]) -> Unche
     (trigger `schedule`) that ended `aborted`, or is stored running though its process is
     gone (`dead`); None otherwise (a later run, finished or running, tells of the nights)."""
     from catalog.clock import as_utc
+    from catalog.queries import known_plan
 
     nights = [run for run in runs if run.trigger != "recheck"]
     latest = max(nights, key=lambda run: run.id, default=None)
@@ -170,6 +186,8 @@ def unchecked_night(runs: Sequence[RunRecord], dead: Mapping[int, str]) -> Unche
         why=why,
         deployment=NIGHTLY_SHARDED if latest.summary.get("shard") else NIGHTLY,
         flow_run_id=latest.flow_run_id,
+        urls_checked=latest.urls_checked,
+        urls_planned=known_plan(latest.urls_planned, latest.urls_checked),
     )
 
 
@@ -178,9 +196,9 @@ def unchecked_line(night: UncheckedNight, ui: str) -> str:
     that checks it now (with the PREFECT_API_URL a shell needs for it)."""
     line = (
         f"The night's run {night.run_id} (started {night.started:%Y-%m-%d %H:%M} UTC) stopped "
-        f"while it checked ({night.why.rstrip(' .')}), so that night went unchecked: no "
-        "catch-up run follows a run killed or stopped while it checked (it may be killed "
-        f"again); to check it now: `PREFECT_API_URL={ui}/api prefect deployment run "
+        f"while it checked{night.progress()} ({night.why.rstrip(' .')}), so that night went "
+        "unchecked: no catch-up run follows a run killed or stopped while it checked (it may "
+        f"be killed again); to check it now: `PREFECT_API_URL={ui}/api prefect deployment run "
         f"{night.deployment}`"
     )
     if night.flow_run_id:

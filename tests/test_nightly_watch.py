@@ -355,11 +355,12 @@ def test_a_night_whose_run_was_killed_while_it_checked_is_said_unchecked_with_th
         ([killed_run(2, "aborted", aborted_reason=gone), night], {}, f"aborted: {gone}"),
     ):
         unchecked = unchecked_night(runs, abandoned)
-        assert unchecked == UncheckedNight(2, KILLED_AT, why, NIGHTLY, "f9")
+        assert unchecked == UncheckedNight(2, KILLED_AT, why, NIGHTLY, "f9", 59, 600)
         seen = last_night_seen(runs, abandoned, NOW)
         (line,) = night_lines(Nights(deployment(), None), seen, NOW, UI, unchecked)
         assert line == (
-            f"The night's run 2 (started 2026-12-05 07:00 UTC) stopped while it checked ({why}), "
+            "The night's run 2 (started 2026-12-05 07:00 UTC) stopped while it checked, after "
+            f"59 of 600 URLs ({why}), "
             "so that night went unchecked: no catch-up run follows a run killed or stopped "
             "while it checked (it may be killed again); to check it now: "
             f"`PREFECT_API_URL={UI}/api prefect deployment run {NIGHTLY}`; its flow run: "
@@ -378,7 +379,7 @@ def test_a_night_whose_run_was_killed_while_it_checked_is_said_unchecked_with_th
     # A shard of a sharded night: that night's command.
     shard = killed_run(2, "aborted", aborted_reason=gone, shard="1/3")
     assert unchecked_night([shard], {}) == UncheckedNight(
-        2, KILLED_AT, f"aborted: {gone}", NIGHTLY_SHARDED, "f9"
+        2, KILLED_AT, f"aborted: {gone}", NIGHTLY_SHARDED, "f9", 59, 600
     )
 
 

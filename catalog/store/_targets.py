@@ -40,7 +40,8 @@ def targets_for_check(
     """One Target per distinct link of the active resources, in URL order but for a host
     some of whose links were last checked a night before its others, whose links checked
     least recently go first (`_least_recent_first`); only those of `entries` ((collection
-    key, resource id) pairs) when given.
+    key, resource id) pairs) when given. A Target's entries (`resource_ids`, `titles`) come
+    in id order, those of one id in several catalogs in their collection keys' order.
 
     A Target's contacts are those every active entry of its link names, whatever the
     filter (`recheck KEY`, `check --id`), in the order of their rows (`resources.id`), as
@@ -97,7 +98,7 @@ def targets_for_check(
         .join(res, res.c.link_id == link.c.id)
         .join(col, col.c.id == res.c.collection_id)
         .where(res.c.removed_at.is_(None))
-        .order_by(byte_order(link.c.url), byte_order(res.c.rid))
+        .order_by(byte_order(link.c.url), byte_order(res.c.rid), byte_order(col.c.key))
     )
     # A filter is one bound parameter per value (two per pair): past 65,535 in a statement
     # PostgreSQL refuses it, and SQLite past its SQLITE_MAX_VARIABLE_NUMBER (32,766, or
