@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, insert, select, update
 
-from catalog import store
+from catalog import problem_checks, rekey, store
 from catalog import tables as t
 from catalog.model import Target
 from catalog.problem_checks import start_key
@@ -296,16 +296,19 @@ def test_lapsed_set_asides_of_more_entries_than_parameters_show(engine: Engine) 
     assert {r.pk for r in rows if r.lapsed} == set(pks)
 
 
-#: Rekey's statements bind 500 links at most: a lower limit, fewer links to merge.
-REKEY_LIMIT, MERGED = 600, 700
+#: Rekey's IN lists (`rekey.CHUNK`, and `taken_starts`'s) of this many links in the test,
+#: under a lower limit: more links to merge than it takes, several lists of them.
+REKEY_CHUNK, REKEY_LIMIT, MERGED = 10, 16, 45
 
 
 def test_a_rekey_merging_more_links_than_parameters_keeps_their_pruned_counts(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A URL rule that merges more links than a statement takes parameters, each with
     checks `db prune` deleted: each merged link keeps both counts (`rekey._add_pruned_counts`)."""
-    assert MERGED > REKEY_LIMIT
+    monkeypatch.setattr(rekey, "CHUNK", REKEY_CHUNK)
+    monkeypatch.setattr(problem_checks, "_RECOUNT_CHUNK", REKEY_CHUNK)
+    assert MERGED > 2 * REKEY_LIMIT
     start = start_key(T0)
     with temporary_database(tmp_path) as engine:
         with engine.begin() as conn:
