@@ -48,6 +48,9 @@ _CHILDREN = tuple(
     sa.table(name, sa.column("link_id", sa.Integer))
     for name in ("observations", "events", "resources")
 )
+#: Links bound in one IN list: well under the 999 parameters of a statement that SQLite
+#: builds before 3.32 allow (PostgreSQL takes 65,535), however many links a rule merges.
+CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -182,13 +185,13 @@ def _add_pruned_counts(conn: Connection, absorbed: dict[int, list[_Pruned]]) -> 
 
     ids = sorted(absorbed)
     starts = taken_starts(conn, ids)
-    # A rule that merges tens of thousands of links: IN lists of 500, as the rest here.
+    # A rule that merges tens of thousands of links: IN lists of `CHUNK`, as the rest here.
     rows = [
         row
-        for first in range(0, len(ids), 500)
+        for first in range(0, len(ids), CHUNK)
         for row in conn.execute(
             sa.select(Link.id, PROBLEM_START, OUTCOME_START, *START_COLUMNS).where(
-                Link.id.in_(ids[first : first + 500])
+                Link.id.in_(ids[first : first + CHUNK])
             )
         )
     ]
@@ -240,8 +243,8 @@ def _forget_counts(conn: Connection, link_ids: list[int]) -> None:
     if "problem_checks" not in {c["name"] for c in sa.inspect(conn).get_columns("links")}:
         return
     kept = sa.table("links", sa.column("id", sa.Integer), sa.column("problem_checks", sa.Integer))
-    for start in range(0, len(link_ids), 500):
-        ids = link_ids[start : start + 500]
+    for start in range(0, len(link_ids), CHUNK):
+        ids = link_ids[start : start + CHUNK]
         conn.execute(sa.update(kept).where(kept.c.id.in_(ids)).values(problem_checks=None))
 
 
@@ -262,8 +265,8 @@ def _recount_held_tries(conn: Connection, link_ids: list[int]) -> None:
     from catalog.store import recounted_held_tries
     from catalog.tables import Link
 
-    for start in range(0, len(link_ids), 500):
-        ids = link_ids[start : start + 500]
+    for start in range(0, len(link_ids), CHUNK):
+        ids = link_ids[start : start + CHUNK]
         conn.execute(
             sa.update(Link).where(Link.id.in_(ids)).values(held_tries=recounted_held_tries())
         )

@@ -2,9 +2,11 @@
 past the database's limit (SQLite's SQLITE_MAX_VARIABLE_NUMBER, PostgreSQL's 65,535).
 
 On SQLite the limit is lowered (`sqlite3.Connection.setlimit`) on the engine's connections
-once the database is filled, so a few thousand entries stand for the tens of thousands a
-real `recheck --failing` picks. PostgreSQL's limit cannot be lowered: there the same tests
-show that a large selection, filtered outside SQL, gets exactly what a small one does."""
+once the database is filled, so a few hundred entries stand for the tens of thousands a
+real `recheck --failing` picks; the store's IN lists are shrunk with it (`_small_lists`),
+as its 2,000 stand to SQLite's 32,766. PostgreSQL's limit cannot be lowered: there the
+same tests show that a large selection, filtered outside SQL, gets exactly what a small
+one does."""
 
 from __future__ import annotations
 
@@ -17,14 +19,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, insert, select, update
 
-from catalog import store
+from catalog import problem_checks, queries, rekey, store
 from catalog import tables as t
 from catalog.model import Target
 from catalog.problem_checks import start_key
 from catalog.queries import report_data, sharing_links
 from catalog.rekey import rekey_links
 from catalog.settings import HealthSettings
-from catalog.store import _targets
+from catalog.store import _observations, _sql, _targets
 from catalog.sync import sync_catalogs
 from catalog.urls import host_of
 from tests.factories import (
@@ -36,12 +38,15 @@ from tests.factories import (
     temporary_database,
 )
 
+#: The store's IN lists (`CHUNK`, 2,000; queries' 1,000) and `targets_for_check`'s
+#: largest filter in SQL (`IN_SQL_MOST`) in these tests: above the links' count (112), as
+#: 2,000 is above a few thousand entries' links, below the picked entries' count.
+CHUNK = 200
 #: Bound parameters a statement may have once the database is filled (SQLite only): above
-#: the store's chunks (`CHUNK`, 2,000, plus a few of the statement's own), below the
-#: picked entries' count.
-LIMIT = 2100
+#: the chunks (plus a few of the statement's own), below the picked entries' count.
+LIMIT = 230
 #: Entries per catalog; two catalogs share half their addresses, two entries a link.
-SIZE = 1500
+SIZE = 150
 
 
 def _url(key: str, i: int) -> str:
@@ -64,6 +69,22 @@ def _catalog(key: str) -> Any:
             if k == key
         ],
     )
+
+
+@pytest.fixture(autouse=True)
+def _small_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store's and the report's IN lists of `CHUNK` values at most, and filters of as
+    many parameters in SQL: the scale of the entries and the limit, in the modules these
+    tests read through (their IN lists of another size, queries' 1,000, too)."""
+
+    def chunks(values: Any, size: int = CHUNK) -> Any:
+        return _sql.chunks(values, min(size, CHUNK))
+
+    for module in (_targets, _observations, queries):
+        monkeypatch.setattr(module, "chunks", chunks)
+    # Not raising: without the fixes these names are missing; the tests fail on the limit.
+    monkeypatch.setattr(_observations, "CHUNK", CHUNK, raising=False)
+    monkeypatch.setattr(_targets, "IN_SQL_MOST", CHUNK, raising=False)
 
 
 @pytest.fixture
@@ -142,7 +163,7 @@ def test_a_recheck_of_more_entries_than_parameters_plans_exactly_them(
     assert {tg.url: tg.resource_ids for tg in targets} == expected
     assert _titles_sorted(targets) == _titles_sorted(reference)
     assert any(tg.previous is not None for tg in targets)
-    # One entry of 3,000: its pair is bound in the statement, not read from every row.
+    # One entry of 300: its pair is bound in the statement, not read from every row.
     statements: list[Any] = []
     event.listen(
         engine,
@@ -197,6 +218,7 @@ def test_a_drifted_page_many_entries_left_is_read_in_full(engine: Engine) -> Non
             for pk in conn.scalars(select(t.Resource.id).order_by(t.Resource.id)).all()
             if pk not in own
         ][: LIMIT + 100]
+        assert len(moved) > LIMIT
         conn.execute(
             update(t.Link)
             .where(t.Link.id == flagged)
@@ -277,6 +299,7 @@ def test_lapsed_set_asides_of_more_entries_than_parameters_show(engine: Engine) 
     rows carry each note (`queries._with_lapses`)."""
     with engine.begin() as conn:
         pks = conn.scalars(select(t.Resource.id).order_by(t.Resource.id)).all()[: LIMIT + 100]
+        assert len(pks) > LIMIT
         conn.execute(
             insert(t.Event),
             [
@@ -296,16 +319,19 @@ def test_lapsed_set_asides_of_more_entries_than_parameters_show(engine: Engine) 
     assert {r.pk for r in rows if r.lapsed} == set(pks)
 
 
-#: Rekey's statements bind 500 links at most: a lower limit, fewer links to merge.
-REKEY_LIMIT, MERGED = 600, 700
+#: Rekey's IN lists (`rekey.CHUNK`, and `taken_starts`'s) of this many links in the test,
+#: under a lower limit: more links to merge than it takes, several lists of them.
+REKEY_CHUNK, REKEY_LIMIT, MERGED = 10, 16, 45
 
 
 def test_a_rekey_merging_more_links_than_parameters_keeps_their_pruned_counts(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A URL rule that merges more links than a statement takes parameters, each with
     checks `db prune` deleted: each merged link keeps both counts (`rekey._add_pruned_counts`)."""
-    assert MERGED > REKEY_LIMIT
+    monkeypatch.setattr(rekey, "CHUNK", REKEY_CHUNK)
+    monkeypatch.setattr(problem_checks, "_RECOUNT_CHUNK", REKEY_CHUNK)
+    assert MERGED > 2 * REKEY_LIMIT
     start = start_key(T0)
     with temporary_database(tmp_path) as engine:
         with engine.begin() as conn:
