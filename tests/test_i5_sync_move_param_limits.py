@@ -93,3 +93,19 @@ def test_a_catalog_split_in_two_moves_more_entries_than_parameters(engine: Engin
         rid: (pk, "big" if int(rid[1:]) < KEPT else "rest", True)
         for rid, (pk, _key, _active) in before.items()
     }
+
+
+def test_stored_resources_binds_any_number_of_ids_in_chunks(engine: Engine) -> None:
+    """The store's own read takes any number of ids (a future caller that forgets to chunk
+    them no longer fails past the limit), and returns each asked row once."""
+    from catalog import store
+    from catalog.db import session_scope
+
+    with engine.connect() as conn:
+        collection_id = conn.execute(select(t.Collection.id)).scalar_one()
+    asked = [f"r{i:04d}" for i in range(SIZE)] + ["missing"]
+    _limited(engine)
+    with session_scope(engine) as s:
+        rows = store.stored_resources(s, collection_id, asked)
+        assert store.stored_resources(s, collection_id, []) == []
+    assert sorted(r.rid for r in rows) == asked[:-1]

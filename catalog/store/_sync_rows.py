@@ -72,7 +72,10 @@ def stored_rids(s: Session, collection_id: int) -> dict[str, bool]:
 def stored_resources(
     s: Session, collection_id: int, rids: Sequence[str] | None = None
 ) -> list[StoredResource]:
-    """The collection's rows (only those of `rids` when given: sync reads a chunk at once)."""
+    """The collection's rows (only those of `rids` when given: sync reads a chunk at once).
+
+    `rids` are bound in IN lists of `CHUNK`, whatever a caller passes: one list past the
+    database's parameter limit (PostgreSQL's 65,535) failed a sync that moved that many."""
     table = table_of(t.Resource)
     query = select(
         table.c.id,
@@ -83,10 +86,11 @@ def stored_resources(
         table.c.line,
         table.c.removed_at,
     ).where(table.c.collection_id == collection_id)
-    if rids is not None:
-        if not rids:
-            return []
-        query = query.where(table.c.rid.in_(list(rids)))
+    if rids is None:
+        queries = [query]
+    else:
+        queries = [query.where(table.c.rid.in_(part)) for part in chunks(list(rids))]
+    conn = s.connection()
     return [
         StoredResource(
             id=r.id,
@@ -97,7 +101,8 @@ def stored_resources(
             line=r.line,
             removed_at=r.removed_at,
         )
-        for r in s.connection().execute(query)
+        for each in queries
+        for r in conn.execute(each)
     ]
 
 
