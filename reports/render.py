@@ -211,6 +211,7 @@ def render_html(
     beside: Sequence[str] = (),
     hygiene_pages: bool = True,
     site_pages: Collection[str] | None = None,
+    latest_command: str | None = None,
 ) -> str:
     """The index page: summary, action queue, changes, trends; standalone (inline CSS).
 
@@ -220,7 +221,8 @@ def render_html(
     links; a `run-<id>.html` written alone linked a hygiene/index.html never written.
     `site_pages`: the site's pages there are beside it (paths as `reports.site` lists
     them), for a `run-<id>.html` written alone: a queue group cut on it links its own
-    page only when there is one (None: the site is written with it).
+    page only when there is one (None: the site is written with it), else names
+    `latest_command`, which writes the latest report, with that page, into the folder.
     """
     others = [(f"latest.{f}", _FORMAT_NAMES[f]) for f in FORMATS if f in beside and f != "html"]
     return _HTML_ENV.get_template(INDEX_TEMPLATE).render(
@@ -231,6 +233,7 @@ def render_html(
         hygiene_limit=summary_hygiene_rows(limit),
         hygiene_pages=hygiene_pages,
         site_pages=site_pages,
+        latest_command=latest_command,
         beside=others,
     )
 

@@ -27,6 +27,7 @@ import multiprocessing
 import os
 import queue
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -167,6 +168,7 @@ def write_report(
                     replace(ctx, refused_notice=None),
                     hygiene_pages=stem == "latest",
                     site_pages=there,
+                    latest_command=_latest_command(ctx, out_dir),
                 )
                 if there is not None:
                     run_page = _alone(run_page, there)
@@ -380,6 +382,13 @@ def _unlinked(text: str, pages: frozenset[str], why: Callable[[str], str]) -> st
         )
 
     return _SITE_LINK.sub(unlink, text)
+
+
+def _latest_command(ctx: ReportContext, out_dir: Path) -> str:
+    """The command that writes the latest report, with its site, into `out_dir`: with the
+    `--config` and `--db` of this report, and `--out` (a plain `linkhealth report` writes
+    into `reports_dir`, not necessarily this folder)."""
+    return shlex.join(["linkhealth", "report", *ctx.command_options, "--out", str(out_dir)])
 
 
 def _alone(text: str, pages: frozenset[str]) -> str:
