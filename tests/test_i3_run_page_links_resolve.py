@@ -88,8 +88,10 @@ def test_a_run_page_written_alone_links_only_pages_that_exist(
         assert f"<code>linkhealth report --out {out}</code> writes the latest report" in html
         # Not "the latest report lists all N": the latest report here is another run's.
         assert "the latest report lists all" not in html
-    if folder == "new":  # no resource page at all: names, not links
+    if folder == "new":  # no resource page at all: names, not links, and why said once
         assert 'href="resources/' not in html
+        assert html.count('id="unlinked-notice"') == 1
+        assert "its page comes with the latest report" not in html
     else:
         assert 'href="resources/' in html
     # Only its own pages are written: the latest report's site stays as it was.
