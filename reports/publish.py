@@ -410,17 +410,18 @@ def report_folder_of(
     (`shown_url`), the folders' owner files by one name (`database_name`): a server at
     127.0.0.1 read "localhost", an address the user never wrote."""
     database = database_name(engine)
-    kept_for = _kept_for(settings, database, out_dir)
+    named = _settings_database(settings, database)
     return report_folder(
         Path(out_dir if out_dir is not None else settings.reports_dir),
         database,
         readable=_readable_name(engine),
         warn=warn,
-        kept_for=kept_for,
+        kept_for=_kept_for(settings, database, out_dir),
+        named=named,
         shown=shown_url(engine.url),
         kept_shown=(
             shown_url(settings.database_chosen_over)
-            if kept_for is not None and settings.database_chosen_over is not None
+            if named is not None and settings.database_chosen_over is not None
             else None
         ),
     )
@@ -433,6 +434,7 @@ def report_folder(
     readable: str = "database",
     warn: Warn | None = None,
     kept_for: str | None = None,
+    named: str | None = None,
     shown: str | None = None,
     kept_shown: str | None = None,
 ) -> Path:
@@ -452,9 +454,16 @@ def report_folder(
     creates the file exclusively, so of two reports starting at once into an unclaimed
     folder only one gets it.
 
-    `shown`, `kept_shown`: `database` and `kept_for` as the messages name them, as their
-    URLs were given (default: as recorded).
+    `named`: the database the settings name, when --db chose `database` over it (default
+    `kept_for`; also with `report --out`, which keeps no folder for it). A folder its
+    report holds is said to be kept for it, not another database's: every night after the
+    first, its nightly report holds `configured`.
+
+    `shown`, `kept_shown`: `database` and `named` as the messages name them, as their
+    URLs were given (default: as recorded, "localhost" for a server the settings call
+    127.0.0.1).
     """
+    named = named or kept_for
     candidates = _folders(configured, database, readable)
     owners: list[str] = []
     kept = False
@@ -471,7 +480,7 @@ def report_folder(
                     f"{configured} is kept for the report of {kept_shown or owners[0]}, the "
                     f"database the settings name; the report of {name}, chosen with --db, is "
                     f"written to {folder} instead"
-                    if kept
+                    if kept or (named is not None and _is(owners[0], named))
                     else f"{configured} holds the report of another database ({owners[0]}); "
                     f"the report of {name} is written to {folder} instead"
                 )
@@ -499,14 +508,20 @@ def _unclaimed(folder: Path) -> bool:
         return False
 
 
+def _settings_database(settings: Settings, database: str) -> str | None:
+    """The database the settings name (`database_name`'s form), when --db chose `database`
+    over it (`Settings.database_chosen_over`); else None."""
+    named = settings.database_chosen_over
+    if named is None or database_identity(named) == database:
+        return None
+    return database_identity(named)
+
+
 def _kept_for(settings: Settings, database: str, out_dir: Path | None = None) -> str | None:
     """The database whose folder `settings.reports_dir` stays when --db chose `database`
     over the one the settings name (`Settings.database_chosen_over`), for `report_folder`;
     None when no --db chose another, or when `out_dir` (`report --out`) names the folder."""
-    named = settings.database_chosen_over
-    if out_dir is not None or named is None or database_identity(named) == database:
-        return None
-    return database_identity(named)
+    return None if out_dir is not None else _settings_database(settings, database)
 
 
 def unusable_report_folder(settings: Settings, engine: Engine) -> str | None:

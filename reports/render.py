@@ -27,6 +27,7 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from catalog.csv_guard import guard
 from catalog.queries import TREND_DAYS
@@ -211,6 +212,7 @@ def render_html(
     beside: Sequence[str] = (),
     hygiene_pages: bool = True,
     site_pages: Collection[str] | None = None,
+    latest_command: str | None = None,
 ) -> str:
     """The index page: summary, action queue, changes, trends; standalone (inline CSS).
 
@@ -220,7 +222,10 @@ def render_html(
     links; a `run-<id>.html` written alone linked a hygiene/index.html never written.
     `site_pages`: the site's pages there are beside it (paths as `reports.site` lists
     them), for a `run-<id>.html` written alone: a queue group cut on it links its own
-    page only when there is one (None: the site is written with it).
+    page only when there is one (None: the site is written with it), else names
+    `latest_command`, which writes the latest report, with that page, into the folder.
+    Such a page holds `UNLINKED_SLOT` where the notice of the names it could not link
+    goes (`reports.site` knows those once the page is rendered).
     """
     others = [(f"latest.{f}", _FORMAT_NAMES[f]) for f in FORMATS if f in beside and f != "html"]
     return _HTML_ENV.get_template(INDEX_TEMPLATE).render(
@@ -231,9 +236,15 @@ def render_html(
         hygiene_limit=summary_hygiene_rows(limit),
         hygiene_pages=hygiene_pages,
         site_pages=site_pages,
+        latest_command=latest_command,
+        unlinked_slot=Markup(UNLINKED_SLOT),
         beside=others,
     )
 
+
+#: Where a run-<id>.html written alone says, once, why some names are no links
+#: (`reports.site._alone` puts the notice there, or nothing).
+UNLINKED_SLOT = "<!-- linkhealth: unlinked names -->"
 
 _FORMAT_NAMES = {"md": "Markdown", "csv": "CSV", "json": "JSON"}
 

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import html
 import multiprocessing
 import os
 import queue
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -47,6 +49,7 @@ from reports.render import (
     FORMATS,
     INDEX_QUEUE_LIMIT,
     SITE_FOLDERS,
+    UNLINKED_SLOT,
     hygiene_page_name,
     pagers,
     queue_page_name,
@@ -163,13 +166,15 @@ def write_report(
             if not (keep_archive and archive.is_file()):
                 # Written alone, it links only the pages of the site there (`_alone`).
                 there = None if stem == "latest" else _site_pages(out_dir)
+                command = _latest_command(ctx, out_dir)
                 run_page = render_html(
                     replace(ctx, refused_notice=None),
                     hygiene_pages=stem == "latest",
                     site_pages=there,
+                    latest_command=command,
                 )
                 if there is not None:
-                    run_page = _alone(run_page, there)
+                    run_page = _alone(run_page, there, command)
                 files["run_html"] = _write_atomic(archive, run_page)
     if "md" in formats:
         files["latest_markdown"] = _write_atomic(out_dir / f"{stem}.md", render_markdown(ctx))
@@ -362,32 +367,51 @@ _SITE_LINK = re.compile(
 #: on hover alone: a keyboard or a touch screen cannot show it.
 _GONE_RESOURCE = "no longer in the catalog"
 _GONE_PAGE = "its page is no longer part of the report"
-#: Why a name in a run page written alone is no link: its page is not in the folder.
-_UNWRITTEN_PAGE = "its page comes with the latest report"
 
 
-def _unlinked(text: str, pages: frozenset[str], why: Callable[[str], str]) -> str:
+def _unlinked(text: str, pages: frozenset[str], why: Callable[[str], str] | None) -> str:
     """`text` (a summary page) with its links to pages of the site not among `pages` made
-    plain text, the name kept and `why(href)` said after it."""
+    plain text, the name kept and `why(href)` said after it (None: nothing said)."""
 
     def unlink(match: re.Match[str]) -> str:
         href = match["href"]
         if href in pages:
             return match[0]
-        return (
-            f"<span{match['before']}{match['after']}>{match['text']}</span>"
-            f' <span class="muted">({why(href)})</span>'
-        )
+        name = f"<span{match['before']}{match['after']}>{match['text']}</span>"
+        return name if why is None else f'{name} <span class="muted">({why(href)})</span>'
 
     return _SITE_LINK.sub(unlink, text)
 
 
-def _alone(text: str, pages: frozenset[str]) -> str:
+def _latest_command(ctx: ReportContext, out_dir: Path) -> str:
+    """The command that writes the latest report, with its site, into `out_dir`: with the
+    `--config` and `--db` of this report, and `--out` (a plain `linkhealth report` writes
+    into `reports_dir`, not necessarily this folder)."""
+    return shlex.join(["linkhealth", "report", *ctx.command_options, "--out", str(out_dir)])
+
+
+def _alone(text: str, pages: frozenset[str], command: str) -> str:
     """A `run-<id>.html` written alone (a report on an earlier run, a recheck a later run
     overtook), whose site is the latest report's, or none (a new folder): its links to
     pages not there (a resource added since that report, every page in a new folder) are
-    made plain text, as `_unlink_gone_pages` does of those that went."""
-    return _unlinked(text, pages, lambda href: _UNWRITTEN_PAGE)
+    made plain text, and a notice near its top says once why (a note after each name was
+    said 833 times on a page of 320 rows), where the page left `UNLINKED_SLOT`."""
+    fixed = _unlinked(text, pages, None)
+    notice = ""
+    if fixed != text:
+        names = "The names" if not pages else "Some names"
+        where = (
+            "this folder holds no pages of the site"
+            if not pages
+            else "the latest report in this folder has no page for them"
+        )
+        notice = (
+            f'<p class="notice" id="unlinked-notice" role="note">{names} of resources, '
+            "publishers and hosts on this page are not links: it was written alone, for "
+            f"one run, and {where}. <code>{html.escape(command)}</code> writes the latest "
+            "report into this folder, with their pages.</p>"
+        )
+    return fixed.replace(UNLINKED_SLOT, notice, 1)
 
 
 def _gone_why(href: str) -> str:

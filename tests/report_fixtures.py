@@ -15,7 +15,9 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
+from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy import Engine
 
 from catalog.db import session_scope
@@ -453,3 +455,23 @@ def with_resource(data: ReportData, rid: str, **changes: Any) -> ReportData:
 
 def row_of(ctx: ReportContext, rid: str) -> Row:
     return next(r for r in ctx.resources if r.resource_id == rid)
+
+
+def dead_links(page: Path) -> list[str]:
+    """The local hrefs of the HTML file `page` that lead to no file beside it (a fragment
+    alone: to no id of its own). Links to the web are not the report's to write."""
+    tree = LexborHTMLParser(page.read_text(encoding="utf-8"))
+    ids = {node.attributes.get("id") for node in tree.css("[id]")}
+    dead = []
+    for a in tree.css("[href]"):
+        href = a.attributes.get("href") or ""
+        parts = urlsplit(href)
+        if parts.scheme or parts.netloc:
+            continue
+        if not parts.path:
+            if parts.fragment and parts.fragment not in ids:
+                dead.append(href)
+            continue
+        if not (page.parent / unquote(parts.path)).is_file():
+            dead.append(href)
+    return dead

@@ -14,17 +14,31 @@ from catalog.health import FLAPPING_WORDS, flapping_words
 from catalog.model import Observation
 from catalog.outcomes import Outcome
 from catalog.queries import report_data
+from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from flows.recheck_flow import entry_verdicts
 from reports.build import build_context
 from reports.context import Priority
-from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
-from tests.test_x1_unavailable_nights import HEALTH, URL, unavailable
+from tests.factories import (
+    days,
+    make_catalog,
+    make_observation,
+    make_resource,
+    temporary_database,
+    unavailable_observation,
+)
+
+HEALTH = HealthSettings()  # flaps 4 in 14 days
+URL = "https://site.example/resources"
 
 
 def _answer(n: int) -> Observation:
     """503 "unavailable" on odd nights, 200 on the others."""
-    return unavailable(days(n)) if n % 2 else make_observation(URL, Outcome.OK, days(n))
+    return (
+        unavailable_observation(URL, days(n))
+        if n % 2
+        else make_observation(URL, Outcome.OK, days(n))
+    )
 
 
 def test_the_words_of_a_flapping_link_are_one_rule() -> None:

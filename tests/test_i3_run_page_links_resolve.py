@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import pytest
-from selectolax.lexbor import LexborHTMLParser
 
 from catalog.queries import report_data
 from reports import ReportContext, build_context
@@ -40,25 +38,6 @@ def _long(ctx: ReportContext) -> ReportContext:
     )
 
 
-def _dead_links(page: Path) -> list[str]:
-    """The local hrefs of `page` that lead to no file (a fragment: to no id of its own)."""
-    tree = LexborHTMLParser(page.read_text(encoding="utf-8"))
-    ids = {node.attributes.get("id") for node in tree.css("[id]")}
-    dead = []
-    for a in tree.css("[href]"):
-        href = a.attributes.get("href") or ""
-        parts = urlsplit(href)
-        if parts.scheme or parts.netloc:
-            continue  # the web: not ours to write
-        if not parts.path:
-            if parts.fragment and parts.fragment not in ids:
-                dead.append(href)
-            continue
-        if not (page.parent / unquote(parts.path)).is_file():
-            dead.append(href)
-    return dead
-
-
 @pytest.mark.parametrize("archive_only", [False, True], ids=["report-run", "overtaken"])
 @pytest.mark.parametrize("folder", ["new", "latest-short", "latest-long"])
 def test_a_run_page_written_alone_links_only_pages_that_exist(
@@ -76,18 +55,22 @@ def test_a_run_page_written_alone_links_only_pages_that_exist(
         archive_only=archive_only,
     )
     assert files.run_html is not None
-    assert _dead_links(files.run_html) == []
+    assert fx.dead_links(files.run_html) == []
     html = files.run_html.read_text(encoding="utf-8")
     group = big.groups[0]
     assert f"The first {INDEX_QUEUE_LIMIT} are shown here" in html
     queue_page = f"queue/{group.key}.html"
     if folder == "latest-long":  # the site's page of the group is there: linked
         assert f'href="{queue_page}"' in html
-    else:
+    else:  # the command that writes the latest report, with that page, into this folder
         assert queue_page not in html
-        assert f"the latest report lists all {len(group.rows)}" in html
-    if folder == "new":  # no resource page at all: names, not links
+        assert f"<code>linkhealth report --out {out}</code> writes the latest report" in html
+        # Not "the latest report lists all N": the latest report here is another run's.
+        assert "the latest report lists all" not in html
+    if folder == "new":  # no resource page at all: names, not links, and why said once
         assert 'href="resources/' not in html
+        assert html.count('id="unlinked-notice"') == 1
+        assert "its page comes with the latest report" not in html
     else:
         assert 'href="resources/' in html
     # Only its own pages are written: the latest report's site stays as it was.
@@ -102,4 +85,4 @@ def test_the_latest_reports_run_page_links_the_group_page_it_writes(
     assert files.run_html is not None and files.latest_html is not None
     for page in (files.run_html, files.latest_html):
         assert f'href="queue/{big.groups[0].key}.html"' in page.read_text(encoding="utf-8")
-        assert _dead_links(page) == []
+        assert fx.dead_links(page) == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -146,13 +145,6 @@ def test_a_report_with_nothing_checked_says_so_once(db: str, tmp_path: Path) -> 
 
 # --- links between pages ---------------------------------------------------------------
 
-_SITE_LINK = re.compile(r'href="((?:resources|publishers|hosts|queue|hygiene)/[^"#]*)"')
-
-
-def _dead_links(folder: Path, page: str) -> list[str]:
-    text = (folder / page).read_text(encoding="utf-8")
-    return [href for href in _SITE_LINK.findall(text) if not (folder / href).is_file()]
-
 
 def _without(data: ReportData, *rids: str) -> ReportData:
     """`data` after `rids` were removed from the catalog."""
@@ -169,8 +161,8 @@ def test_an_old_run_page_links_no_page_that_is_gone(data: ReportData, tmp_path: 
     later = build_context(_without(data, "a-broken", "b-blocked"), now=fx.NOW)
     write_report(later, tmp_path, run_id=2)
     assert not (tmp_path / gone.page).exists()  # its page is gone with it
-    assert _dead_links(tmp_path, "run-1.html") == []
-    assert _dead_links(tmp_path, "run-2.html") == []
+    assert fx.dead_links(tmp_path / "run-1.html") == []
+    assert fx.dead_links(tmp_path / "run-2.html") == []
     # Run 1's page still names it, as it stood then, but no longer as a link.
     old = LexborHTMLParser((tmp_path / "run-1.html").read_text(encoding="utf-8"))
     row = old.css_first('#attention tr[data-resource-id="a-broken"]')
