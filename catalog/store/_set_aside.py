@@ -21,6 +21,7 @@ from catalog.set_aside import (
     THEN,
     UNCHECKED,
     WORKING,
+    in_streak,
     lapses,
     problem_kind,
     settled,
@@ -32,7 +33,7 @@ from catalog.store._sync_rows import NewEvent, add_events
 #: The event a lapse writes (its details: `catalog.set_aside.lapse_note`).
 SET_ASIDE_LAPSED = "set_aside_lapsed"
 _DRIFT_MOVES = ("drift_detected", "drift_cleared")
-#: How many of a link's latest checks a streak is looked for in (`_seen_for`): a few
+#: How many of a link's latest checks a streak is looked for in (`_seen_since`): a few
 #: nights are plenty to see one night's span.
 _STREAK_CHECKS = 8
 
@@ -91,35 +92,37 @@ def _seen_since(
 ) -> tuple[timedelta, datetime | None]:
     """How long consecutive checks of the link have seen its problem now: from the first
     of them to the last (nights our network was down skipped), and the first (None: none
-    seen). Each of them shares its `streak_key` and is `new` (another kind of problem
-    than the decisions': the 404s after a 500 ignored are no part of a soft 404's streak).
-    A drift, since it was flagged (checks without a page to judge leave the flag as it
-    was)."""
+    seen). Each of them is `new` (another kind of problem than the decisions': the 404s
+    after a 500 ignored are no part of a soft 404's streak) and `in_streak` (a break's any
+    error, a block's the same block...), among the latest `_STREAK_CHECKS`. A drift, since
+    it was flagged (checks without a page to judge leave the flag as it was)."""
     if kind == "drift":
         last = s.scalar(select(t.Link.last_checked_at).where(t.Link.id == link_id))
         if drift_since is None or last is None:
             return timedelta(0), None
         return as_utc(last) - as_utc(drift_since), as_utc(drift_since)
     checks = s.execute(
-        select(t.Observation.outcome, t.Observation.http_status, t.Observation.checked_at)
-        .where(
-            t.Observation.link_id == link_id,
-            CHECKED,
-        )
-        .order_by(t.Observation.checked_at.desc(), t.Observation.id.desc())
-        .limit(_STREAK_CHECKS)
+        _CHECKS.where(t.Observation.link_id == link_id, CHECKED).limit(_STREAK_CHECKS)
     ).all()
     key = streak_key(checks[0].outcome, checks[0].http_status) if checks else None
     if key is None:
         return timedelta(0), None
+
+    def continues(outcome: str | None, http_status: int | None) -> bool:
+        return in_streak(kind, key, outcome, http_status) and new(outcome, http_status)
+
     last = first = as_utc(checks[0].checked_at)
     for check in checks[1:]:
-        if streak_key(check.outcome, check.http_status) != key:
-            break
-        if not new(check.outcome, check.http_status):
-            break
+        if not continues(check.outcome, check.http_status):
+            return last - first, first
         first = as_utc(check.checked_at)
     return last - first, first
+
+
+#: A link's checks, latest first (`_seen_since`).
+_CHECKS = select(
+    t.Observation.outcome, t.Observation.http_status, t.Observation.checked_at, t.Observation.id
+).order_by(t.Observation.checked_at.desc(), t.Observation.id.desc())
 
 
 #: Whether a check's outcome and status are another kind of problem than the decisions'.
