@@ -12,13 +12,32 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
+from catalog import tables as t
+from catalog.clock import as_utc
 from catalog.outcomes import Outcome
+from catalog.set_aside import ONE_NIGHT
+from catalog.store._set_aside import _STREAK_SPAN, _another_kind, _seen_since
+from catalog.store._sql import read_session
+from catalog.sync import sync_catalogs
+from tests.factories import (
+    Ticker,
+    days,
+    make_catalog,
+    make_resource,
+    settings_for,
+    temporary_database,
+)
 from tests.test_over_time_set_aside_lapse import (
+    FINE,
+    HOTLINE,
     Try,
     _ignore,
     _nights,
     _queued,
     _snooze,
+    _tried,
 )
 
 _SOFT = Outcome.SOFT_404
@@ -68,6 +87,26 @@ def test_a_working_snooze_ends_at_the_confirmed_break_that_began_with_timeouts(
     assert _queue(reports) == [False, False, True, True]
 
 
+def test_a_working_snooze_ends_when_a_link_checked_often_is_confirmed_broken(
+    tmp_path: Path,
+) -> None:
+    """Snoozed while the link worked; it is then checked every 2.4 hours (a cron'd
+    `linkhealth check`, or rechecks) and answers 500 throughout: confirmed broken after two
+    days. The snooze (made on a working link) ends within the five days, though the
+    link's latest eight checks span less than a night."""
+    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
+    with temporary_database(tmp_path) as engine:
+        settings = settings_for(engine)
+        sync_catalogs(engine, [kit], now=days(0))
+        _tried(settings, engine, 0, Outcome.OK)
+        _tried(settings, engine, 1, Outcome.OK)
+        _snooze(settings, Ticker(days(1.5)))
+        reports = [_tried(settings, engine, 2 + n / 10, _500) for n in range(50)]  # type: ignore[arg-type]
+        states = [r.state for r in reports[-1].resources if r.resource_id == "hotline"]
+    assert states and "broken" in str(states).lower()
+    assert any(_queue(reports)), (states, _queue(reports)[-5:])
+
+
 def test_a_dead_site_alternating_500s_and_503s_come_back_later_ends_a_soft_404_snooze(
     tmp_path: Path,
 ) -> None:
@@ -91,6 +130,46 @@ def test_a_block_after_a_night_of_500_needs_its_own_night(tmp_path: Path) -> Non
     night of a 500 before the bot wall is no night of the wall."""
     reports = _nights(tmp_path, [_SOFT] * 4, [_500, Outcome.BLOCKED, Outcome.BLOCKED], _ignore)
     assert _queue(reports) == [False, False, True]
+
+
+def test_a_working_snooze_ends_when_a_link_checked_often_is_blocked_a_night(
+    tmp_path: Path,
+) -> None:
+    """The same link checked every 2.4 hours, a bot wall throughout: the latest eight
+    checks span less than a night, those before them are read on, and the snooze ends once
+    the wall has been seen a night (not before)."""
+    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
+    with temporary_database(tmp_path) as engine:
+        settings = settings_for(engine)
+        sync_catalogs(engine, [kit], now=days(0))
+        _tried(settings, engine, 0, Outcome.OK)
+        _tried(settings, engine, 1, Outcome.OK)
+        _snooze(settings, Ticker(days(1.5)))
+        reports = [_tried(settings, engine, 2 + n / 10, Outcome.BLOCKED) for n in range(20)]  # type: ignore[arg-type]
+    queued = _queue(reports)
+    assert True in queued, queued
+    a_night = next(n for n in range(20) if days(2 + n / 10) - days(2) >= ONE_NIGHT)
+    assert queued.index(True) == a_night, queued
+
+
+def test_a_streak_is_read_back_two_nights_at_most(tmp_path: Path) -> None:
+    """The cost: a link checked every 2.4 hours and failing for five days has its streak
+    read back `_STREAK_SPAN` (two nights' checks), not to its first failure."""
+    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
+    with temporary_database(tmp_path) as engine:
+        settings = settings_for(engine)
+        sync_catalogs(engine, [kit], now=days(0))
+        _tried(settings, engine, 0, Outcome.OK)
+        for n in range(50):
+            _tried(settings, engine, 1 + n / 10, _500)  # type: ignore[arg-type]
+        with read_session(engine) as s:
+            link = s.scalars(select(t.Link).where(t.Link.url == HOTLINE)).one()
+            new = _another_kind([None], link.state)
+            seen_for, first = _seen_since(s, link.id, None, "broken", new, link.first_failure_at)
+    assert first is not None and link.first_failure_at is not None
+    assert as_utc(link.first_failure_at) < days(1.1)
+    assert first >= days(5.9) - _STREAK_SPAN
+    assert ONE_NIGHT <= seen_for <= _STREAK_SPAN
 
 
 def test_a_soft_404_ignore_ends_when_the_site_becomes_a_bot_wall(tmp_path: Path) -> None:
