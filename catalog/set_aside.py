@@ -23,7 +23,10 @@ decision keeps its family (`_CONFIRMED_AS`), so the 403 ignored that night is en
 404 confirmed since, though not by the 403 confirmed. A break that follows failures of
 another kind (a site rebuild snoozed on a soft 404 confirmed, then a 500) must be seen a
 night too: the link's confirmation was the other failures', and says nothing of it
-(`settled`'s `whole_failure`).
+(`settled`'s `whole_failure`). Such a break's nights are those of every check of another
+kind than the decision's since (`in_streak`): a dead site that times out one night and is
+not found in the DNS the next is down two nights, and a decision made on a working link is
+ended by the failure confirmed, the timeouts it began with included.
 """
 
 from __future__ import annotations
@@ -39,10 +42,12 @@ from catalog.settings import night_span
 from catalog.text import clipped
 
 __all__ = [
+    "BREAKS",
     "ONE_NIGHT",
     "THEN",
     "UNCHECKED",
     "WORKING",
+    "in_streak",
     "kind_words",
     "lapse_note",
     "lapses",
@@ -85,6 +90,11 @@ _CONFIRMED_AS: dict[str, str | None] = {
     FAILING_REFUSED: REFUSED,
     FAILING_GONE: GONE,
 }
+
+#: The problems `catalog.health` confirms (a soft 404 is filed apart, but confirmed the
+#: same way): settled at the link's confirmation when they are its whole failure, else
+#: once seen for a night (`settled`), by checks of any error (`in_streak`).
+BREAKS = frozenset({BROKEN, TIMED_OUT, SOFT_404})
 
 #: How a note names each kind (other kinds are outcome values, named by their own words).
 _KIND_WORDS = {
@@ -176,11 +186,13 @@ def _broken_kind(known: Outcome | None, http_status: int | None) -> str:
 
 def streak_key(outcome: str | None, http_status: int | None = None) -> str | None:
     """What consecutive checks must share to have seen the same block, refusal, gone page
-    or move (`settled`): a bot wall's 403, a bare 403 and a private address alike; a 404,
-    a 410 and a soft 404 alike; a 429 shares nothing (it never settles)."""
+    or move (`settled`, `in_streak`): a bot wall's 403, a bare 403 and a private address
+    alike; a 404, a 410 and a soft 404 alike; a 429 shares nothing (it never settles, and
+    ends any streak). A 503 "come back later" is the site down
+    (`catalog.outcomes.UNAVAILABLE_LABEL`): a break's streak goes on through it."""
     known = Outcome.known(outcome)
     if known is Outcome.RATE_LIMITED:
-        return None
+        return BROKEN if http_status == 503 else None
     if known is not None and known.severity is Severity.LOOK:
         return BLOCKED
     if known is Outcome.SOFT_404:
@@ -188,13 +200,22 @@ def streak_key(outcome: str | None, http_status: int | None = None) -> str | Non
     kind = _broken_kind(known, http_status)
     if kind == REFUSED:
         return BLOCKED
-    if kind == GONE:
-        return GONE
-    if known is not None and known is not Outcome.TIMEOUT and known.severity is Severity.BROKEN:
-        # A dead site errs one night and is not found in the DNS the next: one break. A
-        # timeout keeps its own (it is also a bot wall's: `_FAMILIES`).
-        return BROKEN
-    return outcome
+    return GONE if kind == GONE else outcome
+
+
+def in_streak(kind: str, key: str, outcome: str | None, http_status: int | None) -> bool:
+    """Whether a check (`outcome`, `http_status`) of another kind of problem than the
+    decision's continues the streak that settles the link's problem `kind` now (`settled`'s
+    `seen_for`), its latest check's `streak_key` being `key`. A break's (`BREAKS`): any
+    such check but a 429, whatever its own error: a dead site times out one night and is
+    not found in the DNS, or refuses the connection, the next, and a decision made on a
+    working link sees every failure since as one. A block's, a refusal's, a page gone's, a
+    move's: a check sharing `key` (a night of a 500 before a bot wall is no night of the
+    wall)."""
+    check_key = streak_key(outcome, http_status)
+    if kind in BREAKS:
+        return check_key is not None
+    return check_key == key
 
 
 def settled(
@@ -212,14 +233,15 @@ def settled(
     link may have been confirmed broken by other failures: a 404 one night after 403s is
     no new problem yet). A 429 asks us to come back later: never.
 
-    `whole_failure`: whether the checks that see the problem now are the link's whole
-    failure (none of another kind came before them in it). When others did (a soft 404
-    confirmed broken, then a 500), the link's confirmation says nothing of this one, which
-    must be seen for `ONE_NIGHT` too: a night of a 500, a DNS error or a timeout on a
-    site being rebuilt is no new problem yet."""
+    `whole_failure`: whether the checks that see the problem now (`in_streak`) are the
+    link's whole failure (none of the decision's kind came before them in it). When some
+    did (a soft 404 confirmed broken, then a 500), the link's confirmation says nothing of
+    this one, which must be seen for `ONE_NIGHT` too: a night of a 500, a DNS error or a
+    timeout on a site being rebuilt is no new problem yet, a timeout and a DNS error the
+    next night are."""
     if kind is None or kind in _CONFIRMED_AS or outcome == Outcome.RATE_LIMITED.value:
         return False
-    if kind in (BROKEN, TIMED_OUT, SOFT_404):
+    if kind in BREAKS:
         confirmed = kind != SOFT_404 or state == BROKEN_STATE
         return confirmed and (whole_failure or seen_for >= ONE_NIGHT)
     return seen_for >= ONE_NIGHT

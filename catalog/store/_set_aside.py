@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, or_, select, true
+from sqlalchemy import Engine, and_, bindparam, or_, select, true
 from sqlalchemy.orm import Session
 
 from catalog import groups
@@ -15,26 +15,34 @@ from catalog import tables as t
 from catalog.clock import as_utc
 from catalog.problem_checks import CHECKED
 from catalog.set_aside import (
+    BREAKS,
     BROKEN,
     GONE,
+    ONE_NIGHT,
     REFUSED,
     THEN,
     UNCHECKED,
     WORKING,
+    in_streak,
     lapses,
     problem_kind,
     settled,
     streak_key,
 )
+from catalog.settings import night_span
 from catalog.store._sql import read_session, table_of, write_session
 from catalog.store._sync_rows import NewEvent, add_events
 
 #: The event a lapse writes (its details: `catalog.set_aside.lapse_note`).
 SET_ASIDE_LAPSED = "set_aside_lapsed"
 _DRIFT_MOVES = ("drift_detected", "drift_cleared")
-#: How many of a link's latest checks a streak is looked for in (`_seen_for`): a few
-#: nights are plenty to see one night's span.
+#: How many of a link's latest checks a streak is looked for in first (`_seen_since`): a
+#: few nights, for a link checked nightly, are plenty to see one night's span.
 _STREAK_CHECKS = 8
+#: How far back from the latest check a streak filling those is read on (a link checked
+#: every few hours): two nights, enough to see one night's span. Bounded by nights, not by
+#: checks, and read only while the streak is undecided: a new problem's first night.
+_STREAK_SPAN = night_span(2)
 
 
 def link_problem(engine: Engine, link_id: int | None, resource_id: int | None = None) -> str:
@@ -87,39 +95,76 @@ def _problem_then(s: Session, link_id: int | None, at: datetime, resource_id: in
 
 
 def _seen_since(
-    s: Session, link_id: int, drift_since: datetime | None, kind: str, new: _New
+    s: Session,
+    link_id: int,
+    drift_since: datetime | None,
+    kind: str,
+    new: _New,
+    first_failure: datetime | None,
 ) -> tuple[timedelta, datetime | None]:
     """How long consecutive checks of the link have seen its problem now: from the first
     of them to the last (nights our network was down skipped), and the first (None: none
-    seen). Each of them shares its `streak_key` and is `new` (another kind of problem
-    than the decisions': the 404s after a 500 ignored are no part of a soft 404's streak).
-    A drift, since it was flagged (checks without a page to judge leave the flag as it
-    was)."""
+    seen). Each of them is `new` (another kind of problem than the decisions': the 404s
+    after a 500 ignored are no part of a soft 404's streak) and `in_streak` (a break's any
+    error, a block's the same block...). Read from the latest `_STREAK_CHECKS`; when they
+    are all in the streak yet span less than a night (a link checked every few hours), on
+    back for `_STREAK_SPAN`, or to the link's `first_failure` for a break (which then is
+    the whole failure: `_whole_failure`). The span is then at least the one read: enough
+    for `settled`. A drift, since it was flagged (checks without a page to judge leave the
+    flag as it was)."""
     if kind == "drift":
         last = s.scalar(select(t.Link.last_checked_at).where(t.Link.id == link_id))
         if drift_since is None or last is None:
             return timedelta(0), None
         return as_utc(last) - as_utc(drift_since), as_utc(drift_since)
     checks = s.execute(
-        select(t.Observation.outcome, t.Observation.http_status, t.Observation.checked_at)
-        .where(
-            t.Observation.link_id == link_id,
-            CHECKED,
-        )
-        .order_by(t.Observation.checked_at.desc(), t.Observation.id.desc())
-        .limit(_STREAK_CHECKS)
+        _CHECKS.where(t.Observation.link_id == link_id, CHECKED).limit(_STREAK_CHECKS)
     ).all()
     key = streak_key(checks[0].outcome, checks[0].http_status) if checks else None
     if key is None:
         return timedelta(0), None
+
+    def continues(outcome: str | None, http_status: int | None) -> bool:
+        return in_streak(kind, key, outcome, http_status) and new(outcome, http_status)
+
     last = first = as_utc(checks[0].checked_at)
     for check in checks[1:]:
-        if streak_key(check.outcome, check.http_status) != key:
-            break
-        if not new(check.outcome, check.http_status):
+        if not continues(check.outcome, check.http_status):
+            return last - first, first
+        first = as_utc(check.checked_at)
+    if len(checks) < _STREAK_CHECKS or last - first >= ONE_NIGHT:
+        return last - first, first
+    since = last - _STREAK_SPAN
+    if kind in BREAKS and first_failure is not None:
+        if first <= as_utc(first_failure):
+            return last - first, first
+        since = max(since, as_utc(first_failure))
+    oldest = checks[-1]
+    earlier = s.execute(
+        _CHECKS.where(
+            t.Observation.link_id == link_id,
+            CHECKED,
+            t.Observation.checked_at >= since,
+            or_(
+                t.Observation.checked_at < oldest.checked_at,
+                and_(
+                    t.Observation.checked_at == oldest.checked_at,
+                    t.Observation.id < oldest.id,
+                ),
+            ),
+        )
+    ).all()
+    for check in earlier:
+        if not continues(check.outcome, check.http_status):
             break
         first = as_utc(check.checked_at)
     return last - first, first
+
+
+#: A link's checks, latest first (`_seen_since`).
+_CHECKS = select(
+    t.Observation.outcome, t.Observation.http_status, t.Observation.checked_at, t.Observation.id
+).order_by(t.Observation.checked_at.desc(), t.Observation.id.desc())
 
 
 #: Whether a check's outcome and status are another kind of problem than the decisions'.
@@ -230,7 +275,9 @@ def lapse_set_asides(engine: Engine, *, now: datetime, run_id: int | None = None
                 elif lapsed is not None:
                     lapsed |= {"reason": row.snooze_reason, "until": row.snoozed_until.isoformat()}
             new = _another_kind([e["then"] for e in ended if e is not None], row.state)
-            seen_for, first_seen = _seen_since(s, row.link_id, row.drift_since, now_kind, new)
+            seen_for, first_seen = _seen_since(
+                s, row.link_id, row.drift_since, now_kind, new, row.first_failure_at
+            )
             whole = _whole_failure(first_seen, row.first_failure_at)
             if not settled(now_kind, row.outcome, row.state, seen_for, whole_failure=whole):
                 continue
