@@ -10,16 +10,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from catalog import decisions, store
 from catalog.check.soft404 import LAPSED_SHELL
+from catalog.db import session_scope
 from catalog.outcomes import Outcome
 from catalog.queries import report_data
 from catalog.settings import Settings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
+from catalog.tables import Resource
 from reports.build import build_context
+from reports.context import Priority
 from tests.factories import (
     T0,
     Ticker,
@@ -57,6 +60,12 @@ def _checked(engine: Engine, outcome: Outcome, *nights: float, **fields: object)
 def _listed(engine: Engine, now: float) -> bool:
     ctx = build_context(report_data(engine), now=days(now))
     return any(row.resource_id == "b" for group in ctx.groups for row in group.rows)
+
+
+def _listed_under(engine: Engine, now: float) -> Priority | None:
+    ctx = build_context(report_data(engine), now=days(now))
+    found = [row.priority for g in ctx.groups for row in g.rows if row.resource_id == "b"]
+    return found[0] if found else None
 
 
 def _unignored(settings: Settings, day: float) -> str:
@@ -119,3 +128,35 @@ def test_unignore_of_a_link_never_checked_says_a_check_will_tell(
         "; its link is not checked yet: it is watched again, and listed if a check finds a problem"
     )
     assert not _listed(engine, 0.7)
+
+
+# The queue lists an entry whose last check worked, too: what unignore says comes from
+# `ResourceRow.queued`, the report's own rule, whose halves besides `needs_attention` no
+# test held from unignore's side (with `or self.flapping` dropped from it, every other test
+# passed while unignore said "its link works, so no queue lists it now").
+
+
+def test_unignore_of_a_flapping_link_that_works_tonight_says_it_is_queued(
+    engine: Engine, settings: Settings
+) -> None:
+    for night in range(9):
+        _checked(engine, Outcome.OK if night % 2 == 0 else Outcome.NOT_FOUND, night)
+    assert _listed_under(engine, 8.2) is Priority.LOOK  # "Check by hand"
+    message = _unignored(settings, 8.3)
+    assert message.endswith(f"; {QUEUED}"), message
+    assert "no queue lists it now" not in message
+
+
+def test_unignore_of_an_out_of_date_entry_whose_link_works_says_it_is_queued(
+    engine: Engine, settings: Settings
+) -> None:
+    _checked(engine, Outcome.OK, 1)
+    with session_scope(engine) as s:
+        entry = s.scalars(select(Resource).where(Resource.rid == "b")).one()
+        entry.stale_reasons = [
+            {"code": "review_overdue", "reason": "not reviewed since 2020-01-01", "since": None}
+        ]
+    assert _listed_under(engine, 1.2) is Priority.STALE  # "Possibly out of date"
+    message = _unignored(settings, 1.3)
+    assert message.endswith(f"; {QUEUED}"), message
+    assert "no queue lists it now" not in message
