@@ -18,6 +18,7 @@ import atexit
 import logging
 import os
 import shutil
+import sqlite3
 import tempfile
 import time
 import uuid
@@ -414,6 +415,22 @@ def copy_migrated_sqlite(path: Path) -> None:
     if not path.exists():  # else opened and migrated as it is, as before
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(_MIGRATED_SQLITE, path)
+
+
+def limit_bound_parameters(engine: Engine, most: int) -> None:
+    """`engine`'s connections from now on refuse a statement of more than `most` bound
+    parameters, as PostgreSQL does past 65,535 (SQLite only: `setlimit`; PostgreSQL's
+    limit is fixed, so there nothing changes). SQLAlchemy then splits its multi-row
+    INSERTs to the limit, as it does by itself for a SQLite built with the old 999."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    def limit(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, most)
+
+    engine.dispose()  # the pooled connections were made without it
+    event.listen(engine, "connect", limit)
+    engine.dialect.insertmanyvalues_max_parameters = most
 
 
 @contextmanager

@@ -10,7 +10,6 @@ one does."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from catalog.urls import host_of
 from tests.factories import (
     T0,
     days,
+    limit_bound_parameters,
     make_catalog,
     make_observation,
     make_resource,
@@ -103,16 +103,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 def _limited(engine: Engine, most: int = LIMIT) -> None:
-    """`engine`'s connections from now on refuse a statement of more than `most` bound
-    parameters (SQLite; PostgreSQL's limit is fixed)."""
-    if engine.dialect.name != "sqlite":
-        return
-
-    def limit(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, most)
-
-    engine.dispose()  # the pooled connections were made without it
-    event.listen(engine, "connect", limit)
+    limit_bound_parameters(engine, most)
 
 
 def _reference(engine: Engine, monkeypatch: pytest.MonkeyPatch, **filters: Any) -> Any:

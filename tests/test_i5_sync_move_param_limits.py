@@ -8,17 +8,23 @@ lowered, so there the test only shows that the moves keep their rows."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, select
 
 from catalog import tables as t
 from catalog.sync import sync_catalogs
-from tests.factories import T0, days, make_catalog, make_resource, temporary_database
+from tests.factories import (
+    T0,
+    days,
+    limit_bound_parameters,
+    make_catalog,
+    make_resource,
+    temporary_database,
+)
 
 #: Bound parameters a statement may have once the database is filled (SQLite only): above
 #: sync's chunks (`SYNC_CHUNK`, 2,000, plus a few of the statement's own), below the
@@ -41,19 +47,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 def _limited(engine: Engine, most: int = LIMIT) -> None:
-    """`engine`'s connections from now on refuse a statement of more than `most` bound
-    parameters (SQLite; PostgreSQL's limit is fixed)."""
-    if engine.dialect.name != "sqlite":
-        return
-
-    def limit(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, most)
-
-    engine.dispose()  # the pooled connections were made without it
-    event.listen(engine, "connect", limit)
-    # SQLAlchemy splits the multi-row INSERTs sync writes (events) to its dialect's known
-    # limit, as it does by itself for a SQLite built with the old 999.
-    engine.dialect.insertmanyvalues_max_parameters = most
+    limit_bound_parameters(engine, most)
 
 
 def _rows(engine: Engine) -> dict[str, tuple[int, str, bool]]:
