@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog.outcomes import Outcome
+from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from tests.factories import (
     Ticker,
@@ -22,12 +23,15 @@ from tests.test_over_time_set_aside_lapse import (
     HOTLINE,
     Try,
     _ignore,
+    _nights,
     _queued,
     _snooze,
     _tried,
 )
 
-_B, _OK = Outcome.BLOCKED, Outcome.OK
+_SOFT, _B, _OK = Outcome.SOFT_404, Outcome.BLOCKED, Outcome.OK
+_TIMEOUT: Try = (Outcome.TIMEOUT, {"http_status": None})
+_503: Try = (Outcome.RATE_LIMITED, {"http_status": 503})
 _500: Try = (Outcome.HTTP_ERROR, {"http_status": 500})
 _429: Try = (Outcome.RATE_LIMITED, {"http_status": 429})
 
@@ -77,3 +81,18 @@ def test_a_wall_ignore_ends_when_the_failure_is_confirmed_a_wall_night_inside_it
     rows = _run(tmp_path, [_B, _B, _B], _ignore, after)
     confirmed = next(i for i, (_, s) in enumerate(rows) if "broken" in s.lower())
     assert rows[confirmed][0], rows
+
+
+def test_a_soft_404_snooze_holds_through_a_maintenance_and_ends_when_the_site_is_down(
+    tmp_path: Path,
+) -> None:
+    """A rebuild snoozed on a soft 404; the site times out one night, then answers 503
+    "come back later" for ten nights. A night or two of maintenance keeps the snooze; once
+    the 503s have lasted `unavailable_days` (`catalog.health` counts them as failures
+    then: the site is down), they end it like any confirmed break."""
+    after = [_TIMEOUT] + [_503] * 10
+    queued = [("hotline" in _queued(c)) for c in _nights(tmp_path, [_SOFT] * 4, after, _snooze)]
+    assert any(queued), queued
+    days_503 = HealthSettings().unavailable_days
+    first_down = 1 + int(days_503)  # the timeout's night, then the first 503's + 7 nights
+    assert queued == [False] * first_down + [True] * (len(after) - first_down), queued

@@ -28,9 +28,10 @@ from catalog.set_aside import (
     lapses,
     problem_kind,
     settled,
+    site_down,
     streak_key,
 )
-from catalog.settings import night_span
+from catalog.settings import HealthSettings, night_span
 from catalog.store._sql import read_session, table_of, write_session
 from catalog.store._sync_rows import NewEvent, add_events
 
@@ -46,9 +47,16 @@ _STREAK_CHECKS = 8
 _STREAK_SPAN = night_span(2)
 
 
-def link_problem(engine: Engine, link_id: int | None, resource_id: int | None = None) -> str:
+def link_problem(
+    engine: Engine,
+    link_id: int | None,
+    resource_id: int | None = None,
+    *,
+    unavailable_days: float = HealthSettings.unavailable_days,
+) -> str:
     """The link's problem kind now, as a set-aside decision of its entry `resource_id`
-    stores it (`THEN`): drift only if the page drifted from that entry."""
+    stores it (`THEN`): drift only if the page drifted from that entry; a site down
+    (`site_down`: 503 for `unavailable_days`) a break."""
     if link_id is None:
         return UNCHECKED
     with read_session(engine) as s:
@@ -58,7 +66,9 @@ def link_problem(engine: Engine, link_id: int | None, resource_id: int | None = 
         drift = link.drift_reason
         if resource_id is not None and link.drift_entries is not None:
             drift = drift if str(resource_id) in link.drift_entries else None  # entry -> drift
-        return problem_kind(link.outcome, link.state, drift, link.http_status) or WORKING
+        down = _down(link, unavailable_days)
+        kind = problem_kind(link.outcome, link.state, drift, link.http_status, down=down)
+        return kind or WORKING
 
 
 def _problem_then(s: Session, link_id: int | None, at: datetime, resource_id: int) -> str:
@@ -222,11 +232,12 @@ _CHECKS = select(
 _New = Callable[[str | None, int | None], bool]
 
 
-def _another_kind(thens: Sequence[str | None], state: str | None) -> _New:
-    """`_New` for the decisions made on `thens`, a check read in the link's `state` now."""
+def _another_kind(thens: Sequence[str | None], state: str | None, down: bool = False) -> _New:
+    """`_New` for the decisions made on `thens`, a check read in the link's `state` now
+    (`down`: the site is down now, its 503s were: `site_down`)."""
 
     def new(outcome: str | None, http_status: int | None) -> bool:
-        kind = problem_kind(outcome, state, None, http_status)
+        kind = problem_kind(outcome, state, None, http_status, down=down)
         return all(lapses(then, kind) for then in thens)
 
     return new
@@ -273,12 +284,31 @@ def _lapsed(
     }
 
 
-def lapse_set_asides(engine: Engine, *, now: datetime, run_id: int | None = None) -> int:
+def _down(link: Any, unavailable_days: float) -> bool:
+    """`site_down` of a link (a row or a `Link`)."""
+    since, at = link.last_change_at, link.last_checked_at
+    return site_down(
+        link.outcome,
+        link.http_status,
+        as_utc(since) if since is not None else None,
+        as_utc(at) if at is not None else None,
+        unavailable_days,
+    )
+
+
+def lapse_set_asides(
+    engine: Engine,
+    *,
+    now: datetime,
+    run_id: int | None = None,
+    unavailable_days: float = HealthSettings.unavailable_days,
+) -> int:
     """End the ignores and snoozes (in force at `now`) whose link settled into a problem of
     another kind than when they were decided (`catalog.set_aside`); each entry back in the
     queue writes one `set_aside_lapsed` event, naming its ignore and its snooze when it
     had both. An entry one of whose set-asides still holds stays out with both. Returns
-    how many resources went back to the queue."""
+    how many resources went back to the queue. `unavailable_days`: as `catalog.health`'s,
+    after which a 503 "come back later" at every check is the site down (`site_down`)."""
     res, link = table_of(t.Resource), table_of(t.Link)
     query = (
         select(
@@ -293,6 +323,8 @@ def lapse_set_asides(engine: Engine, *, now: datetime, run_id: int | None = None
             link.c.state,
             link.c.http_status,
             link.c.first_failure_at,
+            link.c.last_change_at,
+            link.c.last_checked_at,
             groups.entry_drift(link.c.drift_reason, link.c.drift_entries, res.c.id).label(
                 "drift_reason"
             ),
@@ -313,7 +345,10 @@ def lapse_set_asides(engine: Engine, *, now: datetime, run_id: int | None = None
     with write_session(engine) as s:
         conn = s.connection()
         for row in conn.execute(query).all():
-            now_kind = problem_kind(row.outcome, row.state, row.drift_reason, row.http_status)
+            down = _down(row, unavailable_days)
+            now_kind = problem_kind(
+                row.outcome, row.state, row.drift_reason, row.http_status, down=down
+            )
             if now_kind is None:
                 continue
             in_force = ["ignore"] if row.ignored_at is not None else []
@@ -327,7 +362,7 @@ def lapse_set_asides(engine: Engine, *, now: datetime, run_id: int | None = None
                     lapsed["reason"] = row.ignored_reason
                 elif lapsed is not None:
                     lapsed |= {"reason": row.snooze_reason, "until": row.snoozed_until.isoformat()}
-            new = _another_kind([e["then"] for e in ended if e is not None], row.state)
+            new = _another_kind([e["then"] for e in ended if e is not None], row.state, down)
             streak = _streak(s, row.link_id, row.drift_since, now_kind, new, row.first_failure_at)
             seen_for = streak.seen_for
             whole = _whole_failure(streak.failing_from, row.first_failure_at)
