@@ -51,6 +51,7 @@ __all__ = [
     "kind_words",
     "lapse_note",
     "lapses",
+    "may_settle",
     "problem_kind",
     "settled",
     "site_down",
@@ -274,6 +275,14 @@ def settled(
         confirmed = kind != SOFT_404 or state == BROKEN_STATE
         return confirmed and (whole_failure or seen_for >= ONE_NIGHT)
     return seen_for >= ONE_NIGHT
+
+
+def may_settle(kind: str | None, outcome: str | None, state: str | None) -> bool:
+    """Whether the link's problem `kind` now could be `settled` at all, however long seen
+    and whatever came before it: not when there is none, nor for a failure or a soft 404
+    not yet confirmed, a 429, or a 503 before the site is down. Told without reading the
+    link's checks (`store.lapse_set_asides` reads them only when it could)."""
+    return settled(kind, outcome, state, timedelta.max, whole_failure=True)
 
 
 def lapses(then: str | None, now: str | None) -> bool:

@@ -7,6 +7,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event
+
+from catalog import store
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
@@ -96,3 +99,35 @@ def test_a_soft_404_snooze_holds_through_a_maintenance_and_ends_when_the_site_is
     days_503 = HealthSettings().unavailable_days
     first_down = 1 + int(days_503)  # the timeout's night, then the first 503's + 7 nights
     assert queued == [False] * first_down + [True] * (len(after) - first_down), queued
+
+
+def test_an_entry_that_cannot_lapse_costs_no_query_of_its_decisions_or_checks(
+    tmp_path: Path,
+) -> None:
+    """Cost: an entry ignored and snoozed on a confirmed 500 (stored 'broken'), its site
+    then in 503 maintenance (not yet down), checked every 2.4 h. `settled` refuses such a
+    503 whatever was decided and seen, so the lapse read asks nothing of the entry's
+    decisions, events or checks (it asked 10 queries)."""
+    (tmp_path / "x").mkdir()
+    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
+    with temporary_database(tmp_path) as engine:
+        settings = settings_for(engine)
+        sync_catalogs(engine, [kit], now=days(0))
+        for n in range(4):
+            _tried(settings, engine, n, _500)
+        _ignore(settings, Ticker(days(3.5)))
+        _snooze(settings, Ticker(days(3.6)))
+        for n in range(30):
+            _tried(settings, engine, 4 + n / 10, _503)  # type: ignore[arg-type]
+        stmts: list[str] = []
+
+        def listen(*args: Any) -> None:
+            stmts.append(args[2])
+
+        event.listen(engine, "before_cursor_execute", listen)
+        store.lapse_set_asides(engine, now=days(7.1))
+        event.remove(engine, "before_cursor_execute", listen)
+    tables = ("FROM decisions", "FROM events", "FROM observations")
+    per_entry = [s for s in stmts if any(table in s for table in tables)]
+    assert len(per_entry) <= 4, len(per_entry)
+    assert per_entry == [], per_entry

@@ -26,6 +26,7 @@ from catalog.set_aside import (
     WORKING,
     in_streak,
     lapses,
+    may_settle,
     problem_kind,
     settled,
     site_down,
@@ -349,8 +350,8 @@ def lapse_set_asides(
             now_kind = problem_kind(
                 row.outcome, row.state, row.drift_reason, row.http_status, down=down
             )
-            if now_kind is None:
-                continue
+            if now_kind is None or not may_settle(now_kind, row.outcome, row.state):
+                continue  # whatever was decided and seen: no query for it
             in_force = ["ignore"] if row.ignored_at is not None else []
             if row.snoozed_until is not None and as_utc(row.snoozed_until) > now:
                 in_force.append("snooze")
