@@ -32,13 +32,13 @@ ended by the failure confirmed, the timeouts it began with included.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from catalog.health import BROKEN as BROKEN_STATE
 from catalog.health import CHECK_BY_HAND, confirmed_broken
 from catalog.outcomes import Outcome, Severity
-from catalog.settings import night_span
+from catalog.settings import lasted, night_span
 from catalog.text import clipped
 
 __all__ = [
@@ -51,8 +51,10 @@ __all__ = [
     "kind_words",
     "lapse_note",
     "lapses",
+    "may_settle",
     "problem_kind",
     "settled",
+    "site_down",
     "streak_key",
 ]
 
@@ -141,17 +143,24 @@ def problem_kind(
     state: str | None,
     drift_reason: str | None,
     http_status: int | None = None,
+    *,
+    down: bool = False,
 ) -> str | None:
     """The kind of problem a link has, as a curator tells them apart; None for a link that
     works (or was never checked: nothing is known). A failure not yet confirmed is
     `failing` (`failing_refused`, `failing_gone`: its family), which never ends a decision
     (`lapses`). `http_status`: the check's final status, which tells a page turning us
-    away from one gone (`REFUSED`, `GONE`)."""
+    away from one gone (`REFUSED`, `GONE`). `down`: the site has answered 503 "come back
+    later" at every check for `unavailable_days` (`site_down`): `catalog.health` counts
+    its 503 as a failure then, and so does this (a break, once confirmed); before, a 503 is
+    a wall's night, which ends no decision by itself (`settled`)."""
     if outcome is None or outcome == Outcome.NETWORK_UNAVAILABLE.value:
         return None
     known = Outcome.known(outcome)
     if known is Outcome.SOFT_404:
         return SOFT_404
+    if down and known is Outcome.RATE_LIMITED and http_status == 503:
+        return BROKEN if state == BROKEN_STATE else _UNSETTLED
     if known in (Outcome.BLOCKED, Outcome.RATE_LIMITED) and state == BROKEN_STATE:
         # A confirmed break stays confirmed through a night of a wall (`catalog.health`):
         # that night's problem is the wall, as on a link that never failed.
@@ -173,6 +182,23 @@ def problem_kind(
     if known.needs_attention:
         return known.value
     return None
+
+
+def site_down(
+    outcome: str | None,
+    http_status: int | None,
+    since: datetime | None,
+    at: datetime | None,
+    unavailable_days: float,
+) -> bool:
+    """Whether a link's latest check (at `at`) found its site answering 503 "come back
+    later" at every check since `since` (the link's `last_change_at`) for `unavailable_days`:
+    a site in maintenance for a night or two is not down, one answering so for over a week
+    is, and `catalog.health` counts its 503s as failures from then on (as the report
+    does, `reports.build`)."""
+    if outcome != Outcome.RATE_LIMITED.value or http_status != 503:
+        return False
+    return since is not None and at is not None and lasted(at - since, unavailable_days)
 
 
 def _broken_kind(known: Outcome | None, http_status: int | None) -> str:
@@ -231,7 +257,9 @@ def settled(
     way); anything else once consecutive checks have seen it for `ONE_NIGHT` (`seen_for`:
     from the first of them to the last: `streak_key`), a page refusing us or gone too (the
     link may have been confirmed broken by other failures: a 404 one night after 403s is
-    no new problem yet). A 429 asks us to come back later: never.
+    no new problem yet). A 429 asks us to come back later: never; nor does a 503 "come
+    back later" until the site has answered it for `unavailable_days` (`site_down`: a
+    break then, `problem_kind`).
 
     `whole_failure`: whether the checks that see the problem now (`in_streak`) are the
     link's whole failure (none of the decision's kind came before them in it). When some
@@ -239,12 +267,22 @@ def settled(
     this one, which must be seen for `ONE_NIGHT` too: a night of a 500, a DNS error or a
     timeout on a site being rebuilt is no new problem yet, a timeout and a DNS error the
     next night are."""
-    if kind is None or kind in _CONFIRMED_AS or outcome == Outcome.RATE_LIMITED.value:
+    if kind is None or kind in _CONFIRMED_AS:
+        return False
+    if outcome == Outcome.RATE_LIMITED.value and kind not in BREAKS:
         return False
     if kind in BREAKS:
         confirmed = kind != SOFT_404 or state == BROKEN_STATE
         return confirmed and (whole_failure or seen_for >= ONE_NIGHT)
     return seen_for >= ONE_NIGHT
+
+
+def may_settle(kind: str | None, outcome: str | None, state: str | None) -> bool:
+    """Whether the link's problem `kind` now could be `settled` at all, however long seen
+    and whatever came before it: not when there is none, nor for a failure or a soft 404
+    not yet confirmed, a 429, or a 503 before the site is down. Told without reading the
+    link's checks (`store.lapse_set_asides` reads them only when it could)."""
+    return settled(kind, outcome, state, timedelta.max, whole_failure=True)
 
 
 def lapses(then: str | None, now: str | None) -> bool:

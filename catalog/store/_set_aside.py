@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, and_, bindparam, or_, select, true
 from sqlalchemy.orm import Session
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from catalog import groups
 from catalog import tables as t
 from catalog.clock import as_utc
+from catalog.outcomes import Outcome, Severity
 from catalog.problem_checks import CHECKED
 from catalog.set_aside import (
     BREAKS,
@@ -25,11 +26,13 @@ from catalog.set_aside import (
     WORKING,
     in_streak,
     lapses,
+    may_settle,
     problem_kind,
     settled,
+    site_down,
     streak_key,
 )
-from catalog.settings import night_span
+from catalog.settings import HealthSettings, night_span
 from catalog.store._sql import read_session, table_of, write_session
 from catalog.store._sync_rows import NewEvent, add_events
 
@@ -45,9 +48,16 @@ _STREAK_CHECKS = 8
 _STREAK_SPAN = night_span(2)
 
 
-def link_problem(engine: Engine, link_id: int | None, resource_id: int | None = None) -> str:
+def link_problem(
+    engine: Engine,
+    link_id: int | None,
+    resource_id: int | None = None,
+    *,
+    unavailable_days: float = HealthSettings.unavailable_days,
+) -> str:
     """The link's problem kind now, as a set-aside decision of its entry `resource_id`
-    stores it (`THEN`): drift only if the page drifted from that entry."""
+    stores it (`THEN`): drift only if the page drifted from that entry; a site down
+    (`site_down`: 503 for `unavailable_days`) a break."""
     if link_id is None:
         return UNCHECKED
     with read_session(engine) as s:
@@ -57,7 +67,9 @@ def link_problem(engine: Engine, link_id: int | None, resource_id: int | None = 
         drift = link.drift_reason
         if resource_id is not None and link.drift_entries is not None:
             drift = drift if str(resource_id) in link.drift_entries else None  # entry -> drift
-        return problem_kind(link.outcome, link.state, drift, link.http_status) or WORKING
+        down = _down(link, unavailable_days)
+        kind = problem_kind(link.outcome, link.state, drift, link.http_status, down=down)
+        return kind or WORKING
 
 
 def _problem_then(s: Session, link_id: int | None, at: datetime, resource_id: int) -> str:
@@ -102,43 +114,87 @@ def _seen_since(
     new: _New,
     first_failure: datetime | None,
 ) -> tuple[timedelta, datetime | None]:
+    """How long consecutive checks of the link have seen its problem now, and the first of
+    them (`_streak`'s `seen_for` and `first`)."""
+    streak = _streak(s, link_id, drift_since, kind, new, first_failure)
+    return streak.seen_for, streak.first
+
+
+class _Streak(NamedTuple):
+    """What a link's latest checks say of its problem now (`_streak`)."""
+
+    #: From the first of the consecutive checks seeing it to the last.
+    seen_for: timedelta
+    #: The first of them (None: none seen).
+    first: datetime | None
+    #: The first of the failing checks seeing it, no check of the decisions' own kind
+    #: failing between them, none working (`_whole_failure`): a 429, a block or a wall
+    #: between them is no failure, and skipped.
+    failing_from: datetime | None
+
+
+def _streak(
+    s: Session,
+    link_id: int,
+    drift_since: datetime | None,
+    kind: str,
+    new: _New,
+    first_failure: datetime | None,
+) -> _Streak:
     """How long consecutive checks of the link have seen its problem now: from the first
     of them to the last (nights our network was down skipped), and the first (None: none
     seen). Each of them is `new` (another kind of problem than the decisions': the 404s
     after a 500 ignored are no part of a soft 404's streak) and `in_streak` (a break's any
     error, a block's the same block...). Read from the latest `_STREAK_CHECKS`; when they
     are all in the streak yet span less than a night (a link checked every few hours), on
-    back for `_STREAK_SPAN`, or to the link's `first_failure` for a break (which then is
-    the whole failure: `_whole_failure`). The span is then at least the one read: enough
-    for `settled`. A drift, since it was flagged (checks without a page to judge leave the
-    flag as it was)."""
+    back for `_STREAK_SPAN`, or to the link's `first_failure` for a break. The span is then
+    at least the one read: enough for `settled`. For a break, also how far back its failing
+    checks run (`failing_from`), past the checks that are no failure (a 429, a block or a
+    wall of the decision's own kind: `catalog.health` counts none of them) that end the
+    streak: to the link's `first_failure`, they are its whole failure (`_whole_failure`).
+    A drift, since it was flagged (checks without a page to judge leave the flag as it
+    was)."""
     if kind == "drift":
         last = s.scalar(select(t.Link.last_checked_at).where(t.Link.id == link_id))
         if drift_since is None or last is None:
-            return timedelta(0), None
-        return as_utc(last) - as_utc(drift_since), as_utc(drift_since)
+            return _Streak(timedelta(0), None, None)
+        return _Streak(as_utc(last) - as_utc(drift_since), as_utc(drift_since), None)
     checks = s.execute(
         _CHECKS.where(t.Observation.link_id == link_id, CHECKED).limit(_STREAK_CHECKS)
     ).all()
     key = streak_key(checks[0].outcome, checks[0].http_status) if checks else None
     if key is None:
-        return timedelta(0), None
+        return _Streak(timedelta(0), None, None)
+    failure = as_utc(first_failure) if kind in BREAKS and first_failure is not None else None
+    last = first = failing_from = as_utc(checks[0].checked_at)
+    cut, reaching = False, failure is not None
 
-    def continues(outcome: str | None, http_status: int | None) -> bool:
-        return in_streak(kind, key, outcome, http_status) and new(outcome, http_status)
+    def read(check: Any) -> bool:
+        """Walk back over one more check; whether the checks before it matter."""
+        nonlocal first, failing_from, cut, reaching
+        at = as_utc(check.checked_at)
+        if in_streak(kind, key, check.outcome, check.http_status) and new(
+            check.outcome, check.http_status
+        ):
+            first = first if cut else at
+            failing_from = at if reaching else failing_from
+        else:
+            cut = True
+            reaching = reaching and _no_failure(check.outcome)
+        if failure is not None and failing_from <= failure:
+            reaching = False
+        return not cut or reaching
 
-    last = first = as_utc(checks[0].checked_at)
     for check in checks[1:]:
-        if not continues(check.outcome, check.http_status):
-            return last - first, first
-        first = as_utc(check.checked_at)
+        if not read(check):
+            return _Streak(last - first, first, failing_from)
     if len(checks) < _STREAK_CHECKS or last - first >= ONE_NIGHT:
-        return last - first, first
+        return _Streak(last - first, first, failing_from)
     since = last - _STREAK_SPAN
-    if kind in BREAKS and first_failure is not None:
-        if first <= as_utc(first_failure):
-            return last - first, first
-        since = max(since, as_utc(first_failure))
+    if failure is not None:
+        if failing_from <= failure:
+            return _Streak(last - first, first, failing_from)
+        since = max(since, failure)
     oldest = checks[-1]
     earlier = s.execute(
         _CHECKS.where(
@@ -155,10 +211,16 @@ def _seen_since(
         )
     ).all()
     for check in earlier:
-        if not continues(check.outcome, check.http_status):
+        if not read(check):
             break
-        first = as_utc(check.checked_at)
-    return last - first, first
+    return _Streak(last - first, first, failing_from)
+
+
+def _no_failure(outcome: str | None) -> bool:
+    """Whether a check is no failure (`catalog.health` leaves the failure's count as it
+    was): a 429, a block, a wall, a private address (a person must look)."""
+    known = Outcome.known(outcome)
+    return known is not None and known.severity is Severity.LOOK
 
 
 #: A link's checks, latest first (`_seen_since`).
@@ -171,20 +233,23 @@ _CHECKS = select(
 _New = Callable[[str | None, int | None], bool]
 
 
-def _another_kind(thens: Sequence[str | None], state: str | None) -> _New:
-    """`_New` for the decisions made on `thens`, a check read in the link's `state` now."""
+def _another_kind(thens: Sequence[str | None], state: str | None, down: bool = False) -> _New:
+    """`_New` for the decisions made on `thens`, a check read in the link's `state` now
+    (`down`: the site is down now, its 503s were: `site_down`)."""
 
     def new(outcome: str | None, http_status: int | None) -> bool:
-        kind = problem_kind(outcome, state, None, http_status)
+        kind = problem_kind(outcome, state, None, http_status, down=down)
         return all(lapses(then, kind) for then in thens)
 
     return new
 
 
 def _whole_failure(first_seen: datetime | None, first_failure: datetime | None) -> bool:
-    """Whether the checks that see the link's problem now, from `first_seen`, are its whole
-    failure, from `first_failure` (`catalog.set_aside.settled`): none of another kind came
-    first. Not known (no failure dated): not (the problem then waits for its night)."""
+    """Whether the failing checks that see the link's problem now, from `first_seen`
+    (`_Streak.failing_from`), are its whole failure, from `first_failure`
+    (`catalog.set_aside.settled`): none of the decisions' kind failed first (a 429 or a
+    wall between them is no failure). Not known (no failure dated): not (the problem then
+    waits for its night)."""
     if first_seen is None or first_failure is None:
         return False
     return first_seen <= as_utc(first_failure)
@@ -220,12 +285,31 @@ def _lapsed(
     }
 
 
-def lapse_set_asides(engine: Engine, *, now: datetime, run_id: int | None = None) -> int:
+def _down(link: Any, unavailable_days: float) -> bool:
+    """`site_down` of a link (a row or a `Link`)."""
+    since, at = link.last_change_at, link.last_checked_at
+    return site_down(
+        link.outcome,
+        link.http_status,
+        as_utc(since) if since is not None else None,
+        as_utc(at) if at is not None else None,
+        unavailable_days,
+    )
+
+
+def lapse_set_asides(
+    engine: Engine,
+    *,
+    now: datetime,
+    run_id: int | None = None,
+    unavailable_days: float = HealthSettings.unavailable_days,
+) -> int:
     """End the ignores and snoozes (in force at `now`) whose link settled into a problem of
     another kind than when they were decided (`catalog.set_aside`); each entry back in the
     queue writes one `set_aside_lapsed` event, naming its ignore and its snooze when it
     had both. An entry one of whose set-asides still holds stays out with both. Returns
-    how many resources went back to the queue."""
+    how many resources went back to the queue. `unavailable_days`: as `catalog.health`'s,
+    after which a 503 "come back later" at every check is the site down (`site_down`)."""
     res, link = table_of(t.Resource), table_of(t.Link)
     query = (
         select(
@@ -240,6 +324,8 @@ def lapse_set_asides(engine: Engine, *, now: datetime, run_id: int | None = None
             link.c.state,
             link.c.http_status,
             link.c.first_failure_at,
+            link.c.last_change_at,
+            link.c.last_checked_at,
             groups.entry_drift(link.c.drift_reason, link.c.drift_entries, res.c.id).label(
                 "drift_reason"
             ),
@@ -260,9 +346,12 @@ def lapse_set_asides(engine: Engine, *, now: datetime, run_id: int | None = None
     with write_session(engine) as s:
         conn = s.connection()
         for row in conn.execute(query).all():
-            now_kind = problem_kind(row.outcome, row.state, row.drift_reason, row.http_status)
-            if now_kind is None:
-                continue
+            down = _down(row, unavailable_days)
+            now_kind = problem_kind(
+                row.outcome, row.state, row.drift_reason, row.http_status, down=down
+            )
+            if now_kind is None or not may_settle(now_kind, row.outcome, row.state):
+                continue  # whatever was decided and seen: no query for it
             in_force = ["ignore"] if row.ignored_at is not None else []
             if row.snoozed_until is not None and as_utc(row.snoozed_until) > now:
                 in_force.append("snooze")
@@ -274,11 +363,10 @@ def lapse_set_asides(engine: Engine, *, now: datetime, run_id: int | None = None
                     lapsed["reason"] = row.ignored_reason
                 elif lapsed is not None:
                     lapsed |= {"reason": row.snooze_reason, "until": row.snoozed_until.isoformat()}
-            new = _another_kind([e["then"] for e in ended if e is not None], row.state)
-            seen_for, first_seen = _seen_since(
-                s, row.link_id, row.drift_since, now_kind, new, row.first_failure_at
-            )
-            whole = _whole_failure(first_seen, row.first_failure_at)
+            new = _another_kind([e["then"] for e in ended if e is not None], row.state, down)
+            streak = _streak(s, row.link_id, row.drift_since, now_kind, new, row.first_failure_at)
+            seen_for = streak.seen_for
+            whole = _whole_failure(streak.failing_from, row.first_failure_at)
             if not settled(now_kind, row.outcome, row.state, seen_for, whole_failure=whole):
                 continue
             first, *rest = [lapsed for lapsed in ended if lapsed is not None]
