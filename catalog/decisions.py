@@ -365,7 +365,9 @@ def snooze(
     end = _moment(until)
     if end <= now:
         raise ConfigError(f"--until {until} is not in the future")
-    then = store.link_problem(engine, resource.link_id, resource.id)
+    then = store.link_problem(
+        engine, resource.link_id, resource.id, unavailable_days=settings.health.unavailable_days
+    )
     decision = store.record_decision(
         engine,
         resource.id,
@@ -394,7 +396,9 @@ def ignore(
     engine = _writable(settings, clock)
     resource = _in_catalog(store.find_resource(engine, rid, collection=collection))
     now = clock()
-    then = store.link_problem(engine, resource.link_id, resource.id)
+    then = store.link_problem(
+        engine, resource.link_id, resource.id, unavailable_days=settings.health.unavailable_days
+    )
     decision = store.record_decision(
         engine,
         resource.id,

@@ -884,7 +884,9 @@ def finish_run(
         )
         store.refresh_staleness(engine, settings.health, now=now, run_id=run_id)
         # An ignore or snooze decided about another problem than the link has now ends.
-        store.lapse_set_asides(engine, now=now, run_id=run_id)
+        store.lapse_set_asides(
+            engine, now=now, run_id=run_id, unavailable_days=settings.health.unavailable_days
+        )
         drifted = store.drifted_in_run(engine, run_id, now=now)
         unsent = store.unsent_in_run(engine, run_id)
         private: tuple[str, ...] = ()

@@ -101,6 +101,26 @@ def test_a_soft_404_snooze_holds_through_a_maintenance_and_ends_when_the_site_is
     assert queued == [False] * first_down + [True] * (len(after) - first_down), queued
 
 
+def test_the_settings_unavailable_days_say_when_a_503_site_is_down_for_a_set_aside(
+    tmp_path: Path,
+) -> None:
+    """As above with `[health] unavailable_days = 3`: the run's lapse reads the settings'
+    days, as `catalog.health` does, not the default 7 (the snooze and the report would
+    disagree for four nights on whether the site is down)."""
+    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
+    with temporary_database(tmp_path) as engine:
+        settings = settings_for(engine, unavailable_days=3)
+        sync_catalogs(engine, [kit], now=days(0))
+        for night in range(4):
+            _tried(settings, engine, night, _SOFT)
+        _snooze(settings, Ticker(days(3.5)))
+        after = [_TIMEOUT] + [_503] * 6
+        queued = [
+            "hotline" in _queued(_tried(settings, engine, 4 + n, t)) for n, t in enumerate(after)
+        ]
+    assert queued == [False] * 4 + [True] * 3, queued
+
+
 def test_an_entry_that_cannot_lapse_costs_no_query_of_its_decisions_or_checks(
     tmp_path: Path,
 ) -> None:
