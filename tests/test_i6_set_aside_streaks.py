@@ -18,7 +18,7 @@ from catalog import tables as t
 from catalog.clock import as_utc
 from catalog.outcomes import Outcome
 from catalog.set_aside import ONE_NIGHT
-from catalog.store._set_aside import _STREAK_SPAN, _another_kind, _seen_since
+from catalog.store._set_aside import _STREAK_SPAN, _another_kind, _streak
 from catalog.store._sql import read_session
 from catalog.sync import sync_catalogs
 from tests.factories import (
@@ -165,7 +165,7 @@ def test_a_streak_is_read_back_two_nights_at_most(tmp_path: Path) -> None:
         with read_session(engine) as s:
             link = s.scalars(select(t.Link).where(t.Link.url == HOTLINE)).one()
             new = _another_kind([None], link.state)
-            seen_for, first = _seen_since(s, link.id, None, "broken", new, link.first_failure_at)
+            seen_for, first, _ = _streak(s, link.id, None, "broken", new, link.first_failure_at)
     assert first is not None and link.first_failure_at is not None
     assert as_utc(link.first_failure_at) < days(1.1)
     assert first >= days(5.9) - _STREAK_SPAN

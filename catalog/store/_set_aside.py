@@ -39,7 +39,7 @@ from catalog.store._sync_rows import NewEvent, add_events
 #: The event a lapse writes (its details: `catalog.set_aside.lapse_note`).
 SET_ASIDE_LAPSED = "set_aside_lapsed"
 _DRIFT_MOVES = ("drift_detected", "drift_cleared")
-#: How many of a link's latest checks a streak is looked for in first (`_seen_since`): a
+#: How many of a link's latest checks a streak is looked for in first (`_streak`): a
 #: few nights, for a link checked nightly, are plenty to see one night's span.
 _STREAK_CHECKS = 8
 #: How far back from the latest check a streak filling those is read on (a link checked
@@ -104,20 +104,6 @@ def _problem_then(s: Session, link_id: int | None, at: datetime, resource_id: in
     state = (state_change.details or {}).get("new") if state_change is not None else None
     drifted = "drift" if drift is not None and drift.kind == "drift_detected" else None
     return problem_kind(check.outcome, state, drifted, check.http_status) or WORKING
-
-
-def _seen_since(
-    s: Session,
-    link_id: int,
-    drift_since: datetime | None,
-    kind: str,
-    new: _New,
-    first_failure: datetime | None,
-) -> tuple[timedelta, datetime | None]:
-    """How long consecutive checks of the link have seen its problem now, and the first of
-    them (`_streak`'s `seen_for` and `first`)."""
-    streak = _streak(s, link_id, drift_since, kind, new, first_failure)
-    return streak.seen_for, streak.first
 
 
 class _Streak(NamedTuple):
@@ -223,7 +209,7 @@ def _no_failure(outcome: str | None) -> bool:
     return known is not None and known.severity is Severity.LOOK
 
 
-#: A link's checks, latest first (`_seen_since`).
+#: A link's checks, latest first (`_streak`).
 _CHECKS = select(
     t.Observation.outcome, t.Observation.http_status, t.Observation.checked_at, t.Observation.id
 ).order_by(t.Observation.checked_at.desc(), t.Observation.id.desc())
