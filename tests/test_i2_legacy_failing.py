@@ -10,16 +10,14 @@ from pathlib import Path
 
 from catalog.outcomes import Outcome
 from catalog.set_aside import lapses, problem_kind
-from catalog.sync import sync_catalogs
-from tests.factories import days, make_catalog, make_resource, settings_for, temporary_database
+from tests.factories import days
 from tests.test_over_time_set_aside_lapse import (
-    FINE,
-    HOTLINE,
     Try,
     _queued,
     _row_note,
     _stored_ignore,
     _tried,
+    toolkit,
 )
 
 _500: Try = (Outcome.HTTP_ERROR, {"http_status": 500})
@@ -38,10 +36,7 @@ def test_failing_is_still_what_an_unconfirmed_plain_break_stores() -> None:
 def test_an_ignore_stored_as_failing_on_a_500_holds_through_breaks_and_ends_on_a_soft_404(
     tmp_path: Path,
 ) -> None:
-    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
-    with temporary_database(tmp_path) as engine:
-        settings = settings_for(engine)
-        sync_catalogs(engine, [kit], now=days(0))
+    with toolkit(tmp_path) as (settings, engine):
         _tried(settings, engine, 0, _500)
         _stored_ignore(engine, days(0.5), "failing")
         held: list[Try] = [_500, _500, _500, _B, _T, _T, _404, _404, _404, _SOFT]

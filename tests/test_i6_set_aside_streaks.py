@@ -20,17 +20,11 @@ from catalog.outcomes import Outcome
 from catalog.set_aside import ONE_NIGHT
 from catalog.store._set_aside import _STREAK_SPAN, _another_kind, _streak
 from catalog.store._sql import read_session
-from catalog.sync import sync_catalogs
 from tests.factories import (
     Ticker,
     days,
-    make_catalog,
-    make_resource,
-    settings_for,
-    temporary_database,
 )
 from tests.test_over_time_set_aside_lapse import (
-    FINE,
     HOTLINE,
     Try,
     _ignore,
@@ -38,6 +32,7 @@ from tests.test_over_time_set_aside_lapse import (
     _queued,
     _snooze,
     _tried,
+    toolkit,
 )
 
 _SOFT = Outcome.SOFT_404
@@ -94,10 +89,7 @@ def test_a_working_snooze_ends_when_a_link_checked_often_is_confirmed_broken(
     `linkhealth check`, or rechecks) and answers 500 throughout: confirmed broken after two
     days. The snooze (made on a working link) ends within the five days, though the
     link's latest eight checks span less than a night."""
-    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
-    with temporary_database(tmp_path) as engine:
-        settings = settings_for(engine)
-        sync_catalogs(engine, [kit], now=days(0))
+    with toolkit(tmp_path) as (settings, engine):
         _tried(settings, engine, 0, Outcome.OK)
         _tried(settings, engine, 1, Outcome.OK)
         _snooze(settings, Ticker(days(1.5)))
@@ -138,10 +130,7 @@ def test_a_working_snooze_ends_when_a_link_checked_often_is_blocked_a_night(
     """The same link checked every 2.4 hours, a bot wall throughout: the latest eight
     checks span less than a night, those before them are read on, and the snooze ends once
     the wall has been seen a night (not before)."""
-    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
-    with temporary_database(tmp_path) as engine:
-        settings = settings_for(engine)
-        sync_catalogs(engine, [kit], now=days(0))
+    with toolkit(tmp_path) as (settings, engine):
         _tried(settings, engine, 0, Outcome.OK)
         _tried(settings, engine, 1, Outcome.OK)
         _snooze(settings, Ticker(days(1.5)))
@@ -155,10 +144,7 @@ def test_a_working_snooze_ends_when_a_link_checked_often_is_blocked_a_night(
 def test_a_streak_is_read_back_two_nights_at_most(tmp_path: Path) -> None:
     """The cost: a link checked every 2.4 hours and failing for five days has its streak
     read back `_STREAK_SPAN` (two nights' checks), not to its first failure."""
-    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
-    with temporary_database(tmp_path) as engine:
-        settings = settings_for(engine)
-        sync_catalogs(engine, [kit], now=days(0))
+    with toolkit(tmp_path) as (settings, engine):
         _tried(settings, engine, 0, Outcome.OK)
         for n in range(50):
             _tried(settings, engine, 1 + n / 10, _500)  # type: ignore[arg-type]

@@ -12,24 +12,18 @@ from sqlalchemy import event
 from catalog import store
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
-from catalog.sync import sync_catalogs
 from tests.factories import (
     Ticker,
     days,
-    make_catalog,
-    make_resource,
-    settings_for,
-    temporary_database,
 )
 from tests.test_over_time_set_aside_lapse import (
-    FINE,
-    HOTLINE,
     Try,
     _ignore,
     _nights,
     _queued,
     _snooze,
     _tried,
+    toolkit,
 )
 
 _SOFT, _B, _OK = Outcome.SOFT_404, Outcome.BLOCKED, Outcome.OK
@@ -47,11 +41,8 @@ def _run(
 ) -> list[tuple[bool, str]]:
     """`before` nights (day 0..), `decide` half a night after, then `after` as (day, try):
     [(queued, state)] after each of `after`."""
-    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
     out = []
-    with temporary_database(tmp_path) as engine:
-        settings = settings_for(engine)
-        sync_catalogs(engine, [kit], now=days(0))
+    with toolkit(tmp_path) as (settings, engine):
         for n, tried in enumerate(before):
             _tried(settings, engine, n, tried)
         decide(settings, Ticker(days(len(before) - 0.5)))
@@ -107,10 +98,7 @@ def test_the_settings_unavailable_days_say_when_a_503_site_is_down_for_a_set_asi
     """As above with `[health] unavailable_days = 3`: the run's lapse reads the settings'
     days, as `catalog.health` does, not the default 7 (the snooze and the report would
     disagree for four nights on whether the site is down)."""
-    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
-    with temporary_database(tmp_path) as engine:
-        settings = settings_for(engine, unavailable_days=3)
-        sync_catalogs(engine, [kit], now=days(0))
+    with toolkit(tmp_path, unavailable_days=3) as (settings, engine):
         for night in range(4):
             _tried(settings, engine, night, _SOFT)
         _snooze(settings, Ticker(days(3.5)))
@@ -129,10 +117,7 @@ def test_an_entry_that_cannot_lapse_costs_no_query_of_its_decisions_or_checks(
     503 whatever was decided and seen, so the lapse read asks nothing of the entry's
     decisions, events or checks (it asked 10 queries)."""
     (tmp_path / "x").mkdir()
-    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
-    with temporary_database(tmp_path) as engine:
-        settings = settings_for(engine)
-        sync_catalogs(engine, [kit], now=days(0))
+    with toolkit(tmp_path) as (settings, engine):
         for n in range(4):
             _tried(settings, engine, n, _500)
         _ignore(settings, Ticker(days(3.5)))

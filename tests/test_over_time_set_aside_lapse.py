@@ -3,7 +3,8 @@ it (back in the queue, with a note), the same problem again or a recovery does n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,16 @@ def _queued(ctx: ReportContext) -> set[str]:
 Try = Outcome | tuple[Outcome, dict[str, Any]]
 
 
+@contextmanager
+def toolkit(tmp_path: Path, **health: Any) -> Iterator[tuple[Settings, Engine]]:
+    """The hotline and a link that works, synced on day 0: their settings (`health`: the
+    `[health]` settings) and database."""
+    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [kit], now=days(0))
+        yield settings_for(engine, **health), engine
+
+
 def _tried(settings: Settings, engine: Engine, night: int, hotline: Try) -> ReportContext:
     outcome, fields = hotline if isinstance(hotline, tuple) else (hotline, {})
     return _night(settings, engine, night, outcome, **fields)
@@ -70,10 +81,7 @@ def _nights(
     decide: Callable[[Settings, Ticker], object],
 ) -> list[ReportContext]:
     """`before` nights, the decision, then `after` nights: the reports after each of those."""
-    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
-    with temporary_database(tmp_path) as engine:
-        settings = settings_for(engine)
-        sync_catalogs(engine, [kit], now=days(0))
+    with toolkit(tmp_path) as (settings, engine):
         for night, outcome in enumerate(before):
             _tried(settings, engine, night, outcome)
         decide(settings, Ticker(days(len(before) - 0.5)))
@@ -153,10 +161,7 @@ def test_a_new_kind_of_problem_ends_a_snooze_early(tmp_path: Path) -> None:
 def test_a_new_ignore_after_a_lapse_holds_for_the_new_problem(tmp_path: Path) -> None:
     """Ignored again for the soft 404 (say, kept on purpose): it holds, without the note."""
 
-    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
-    with temporary_database(tmp_path) as engine:
-        settings = settings_for(engine)
-        sync_catalogs(engine, [kit], now=days(0))
+    with toolkit(tmp_path) as (settings, engine):
         for night in range(3):
             _night(settings, engine, night, Outcome.BLOCKED)
         _ignore(settings, Ticker(days(2.5)))
@@ -210,10 +215,7 @@ def test_an_ignore_recorded_before_its_problem_was_stored_lapses_by_the_check_th
 ) -> None:
     """Ignores recorded by an earlier version have no problem kind in their details: the
     link's check at the time of the ignore tells it (blocked), so a soft 404 ends it."""
-    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
-    with temporary_database(tmp_path) as engine:
-        settings = settings_for(engine)
-        sync_catalogs(engine, [kit], now=days(0))
+    with toolkit(tmp_path) as (settings, engine):
         for night in range(3):
             _night(settings, engine, night, Outcome.BLOCKED)
         hotline = store.find_resource(engine, "hotline")
@@ -282,10 +284,7 @@ def test_an_ignore_recorded_before_its_problem_was_stored_on_a_wall_timeout_hold
 ) -> None:
     """An earlier version's ignore, made the night the bot wall timed out (not confirmed):
     read as the wall, not as a confirmed break that a block would end."""
-    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
-    with temporary_database(tmp_path) as engine:
-        settings = settings_for(engine)
-        sync_catalogs(engine, [kit], now=days(0))
+    with toolkit(tmp_path) as (settings, engine):
         for night, outcome in enumerate([_B, _B, _T]):
             _night(settings, engine, night, outcome)
         hotline = store.find_resource(engine, "hotline")
@@ -333,10 +332,7 @@ def test_an_ignore_recorded_before_its_problem_was_stored_reads_the_last_real_ch
     """An earlier version's ignore, made after a night the link was held or our network
     was down: its problem then is the link's last check before it, as its kept state
     says, not that night's try, which asked the link nothing."""
-    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
-    with temporary_database(tmp_path) as engine:
-        settings = settings_for(engine)
-        sync_catalogs(engine, [kit], now=days(0))
+    with toolkit(tmp_path) as (settings, engine):
         for night, outcome in enumerate(before):
             _night(settings, engine, night, outcome)
         untried_night = len(before)
@@ -403,10 +399,7 @@ def test_a_drift_seen_two_nights_ends_the_ignore_of_a_bot_wall(tmp_path: Path) -
             "and blackjack. Sports betting and live casino games with the best odds tonight."
         ),
     }
-    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
-    with temporary_database(tmp_path) as engine:
-        settings = settings_for(engine)
-        sync_catalogs(engine, [kit], now=days(0))
+    with toolkit(tmp_path) as (settings, engine):
         for night in range(3):
             _night(settings, engine, night, _B)
         _ignore(settings, Ticker(days(2.5)))
@@ -503,10 +496,7 @@ def _stored_ignore(engine: Engine, at: datetime, problem: str) -> None:
 def test_an_ignore_stored_as_broken_for_a_403_ends_when_it_is_gone(tmp_path: Path) -> None:
     """An ignore recorded before a 403 and a 404 were told apart stores "broken": its
     check then tells which it was, so a 404 ends it as it ends one stored now."""
-    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
-    with temporary_database(tmp_path) as engine:
-        settings = settings_for(engine)
-        sync_catalogs(engine, [kit], now=days(0))
+    with toolkit(tmp_path) as (settings, engine):
         for night in range(3):
             _tried(settings, engine, night, _403)
         _stored_ignore(engine, days(2.5), "broken")
@@ -565,10 +555,7 @@ def test_an_ignore_made_on_an_unconfirmed_failure_holds_once_it_is_confirmed(
 def test_an_ignore_stored_as_failing_keeps_its_meaning(tmp_path: Path) -> None:
     """An ignore an earlier version stored as a plain unconfirmed failure ("failing") for a
     403 is read as before: no confirmed break ends it, a 404 included."""
-    kit = make_catalog("toolkit", [make_resource("hotline", HOTLINE), make_resource("fine", FINE)])
-    with temporary_database(tmp_path) as engine:
-        settings = settings_for(engine)
-        sync_catalogs(engine, [kit], now=days(0))
+    with toolkit(tmp_path) as (settings, engine):
         _tried(settings, engine, 0, _403)
         _stored_ignore(engine, days(0.5), "failing")
         for night in range(1, 6):
