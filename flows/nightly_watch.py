@@ -155,12 +155,13 @@ class UncheckedNight:
     def progress(self) -> str:
         """ ", after 59 of 600 URLs" (", after 59 URLs" without a plan); "" before the run
         planned any URL."""
+        from catalog.text import counted
+
         if self.urls_planned is None:
-            return f", after {self.urls_checked} URL{'' if self.urls_checked == 1 else 's'}"
+            return f", after {counted(self.urls_checked, 'URL')}"
         if not self.urls_planned:
             return ""
-        urls = f"URL{'' if self.urls_planned == 1 else 's'}"
-        return f", after {self.urls_checked} of {self.urls_planned} {urls}"
+        return f", after {self.urls_checked} of {counted(self.urls_planned, 'URL')}"
 
 
 def unchecked_night(runs: Sequence[RunRecord], dead: Mapping[int, str]) -> UncheckedNight | None:
