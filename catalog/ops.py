@@ -39,6 +39,7 @@ from catalog.outcomes import (
     Severity,
     held_why,
     is_held,
+    offline_in_part,
     shown_label,
 )
 from catalog.queries import (
@@ -52,7 +53,7 @@ from catalog.queries import (
 from catalog.settings import Settings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
-from catalog.text import backtick_fence, clauses, code_span, in_sentence
+from catalog.text import backtick_fence, clauses, code_span, counted, in_sentence
 
 if TYPE_CHECKING:  # catalog.runs is heavy (httpx, canaries); only its type is used
     from catalog.runs import RunSummary
@@ -362,13 +363,24 @@ class Notice:
     payload: Mapping[str, Any] = field(default_factory=dict)
 
 
-def notices(before: Tally, after: Tally, *, network_unavailable: bool) -> list[Notice]:
+def notices(
+    before: Tally,
+    after: Tally,
+    *,
+    network_unavailable: bool,
+    offline: int = 0,
+    urls: int = 0,
+) -> list[Notice]:
     """Events a run deserves: counts that rose since the previous run, or a dead network.
 
-    A run that found the network down learned nothing about the links, so it never
-    reports rises (its counts did not move anyway).
+    A run that found the network down and reached no site learned nothing about the links,
+    so it never reports rises (its counts did not move anyway). One that reached some
+    (`offline` of its `urls` judged offline: `RunSummary.offline_in_part`)
+    confirmed what it reached: those rises go out, which the next night would not send
+    again (its links are broken by then), and the network event says how many URLs it
+    could not check.
     """
-    if network_unavailable:
+    if network_unavailable and not offline:
         return [Notice(EVENT_NETWORK_UNAVAILABLE)]
     out = []
     if after.broken > before.broken:
@@ -393,6 +405,8 @@ def notices(before: Tally, after: Tally, *, network_unavailable: bool) -> list[N
                 },
             )
         )
+    if offline:
+        out.append(Notice(EVENT_NETWORK_UNAVAILABLE, {"offline": offline, "urls": urls}))
     return out
 
 
@@ -771,7 +785,10 @@ def run_lines(runs: Iterable[Any], abandoned: Collection[int] = ()) -> list[str]
             # Among the outcomes as their host's answer ("2 timeout"), but never asked.
             counts += f" ({held} not sent)"
         flag = f"; shard {run.summary['shard']}" if run.summary.get("shard") else ""
-        flag += "; NETWORK UNAVAILABLE" if run.network_unavailable else ""
+        if run.network_unavailable:
+            # A run that reached other sites lost the network for some URLs only.
+            part = offline_in_part(True, run.counts, unsent_of(run.summary))
+            flag += "; NETWORK UNAVAILABLE" + (f" for {counted(part, 'URL')}" if part else "")
         why = (
             run.summary.get("failed_reason")
             or run.summary.get("aborted_reason")

@@ -333,3 +333,16 @@ def answered_besides_offline(counts: Mapping[str, int], unsent: Mapping[str, int
     offline = Outcome.NETWORK_UNAVAILABLE.value
     asked = sum(n for outcome, n in counts.items() if outcome != offline)
     return asked - sum(n for outcome, n in unsent.items() if outcome != offline)
+
+
+def offline_in_part(
+    network_unavailable: bool, counts: Mapping[str, int], unsent: Mapping[str, int]
+) -> int:
+    """Of a run's outcome counts, the URLs judged offline when the run reached other sites,
+    else 0: our network went part-way through a night (a later batch found none of its
+    hosts), or a catalog's public links were cut off while its intranet's answered. What
+    the rest of the run confirmed stands (`ops.notices` sends it)."""
+    offline = counts.get(Outcome.NETWORK_UNAVAILABLE.value, 0)
+    if network_unavailable and offline and answered_besides_offline(counts, unsent):
+        return offline
+    return 0

@@ -72,7 +72,7 @@ from catalog.db import (
 from catalog.errors import CatalogError, LinkhealthError, NotFoundError, StoreError
 from catalog.model import Batch, Observation
 from catalog.outage import OutageVerdict, confirmed_by, judge, mask, unavailable, was_heard
-from catalog.outcomes import Outcome, answered_besides_offline
+from catalog.outcomes import Outcome, offline_in_part
 from catalog.settings import Settings
 from catalog.shards import FULL_RUN_LEASE as FULL_RUN_LEASE  # re-exported for callers
 from catalog.shards import SHARDED_PARENT, Shard, plan_shard
@@ -204,6 +204,11 @@ class RunSummary:
     #: trying an intranet catalog with nothing to do but guess.
     private_hosts: tuple[str, ...] = ()
 
+    @property
+    def offline_in_part(self) -> int:
+        """URLs judged offline in a run that reached other sites (`outcomes.offline_in_part`)."""
+        return offline_in_part(self.network_unavailable, self.counts, self.unsent)
+
     def lines(self) -> list[str]:
         """The summary a person reads at the end of `linkhealth check`."""
         took = (
@@ -222,7 +227,7 @@ class RunSummary:
                     "judged as written, with no request."
                 )
                 again = ""  # another run would judge them as this one did
-            elif answered_besides_offline(self.counts, self.unsent):  # some sites were reached
+            elif self.offline_in_part:  # some sites were reached
                 said = (
                     f"The network was unreachable for {offline} of these URLs: their sites "
                     "could not be contacted, so this run says nothing about their links, "

@@ -947,7 +947,13 @@ def _publish(settings: Settings, summary: RunSummary, mark: int, ui: _PrefectUi)
     (`mark`: `run_mark` as it started)."""
     engine = engine_for(settings.database_url)
     before, after = run_tally(engine, summary.run_id, mark=mark)
-    sent = notices(before, after, network_unavailable=summary.network_unavailable)
+    sent = notices(
+        before,
+        after,
+        network_unavailable=summary.network_unavailable,
+        offline=summary.offline_in_part,
+        urls=summary.urls_checked,
+    )
     emit_notices(sent, run_id=summary.run_id, trigger=summary.trigger)
     ui(
         create_markdown_artifact,

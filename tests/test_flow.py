@@ -197,6 +197,52 @@ def test_flow_run_without_network_says_so_and_marks_nothing_broken(
     assert [e for e, _ in sent_events] == [EVENT_NETWORK_UNAVAILABLE]
 
 
+def test_a_run_that_lost_the_network_part_way_still_notifies_the_breaks_it_confirmed(
+    prefect_harness: None,
+    isolated_cwd: Path,
+    migrated_db_url: str,
+    sent_events: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """One batch of ten hosts none of which answered (our network went while it ran) is
+    stored as network_unavailable; the other batch reached its site and confirmed a break.
+    Only "could reach no site" went out, and the next night, the link broken by then, would
+    not send the rise either."""
+    from flows.check_flow import check_catalog
+
+    with local_site() as site:
+        resources = [{"id": "missing", "title": "A Guide", "url": f"{site.base}/missing"}]
+        resources += [
+            {"id": f"rep{i}", "title": "Annual Report", "url": f"{site.base}/report.html?i={i}"}
+            for i in range(9)
+        ]
+        resources += [
+            {"id": f"r{i}", "title": f"R{i}", "url": f"https://site{i}.invalid/x"}
+            for i in range(10)
+        ]
+        catalog_file = isolated_cwd / "test.yaml"
+        catalog_file.write_text(json.dumps({"collection": {"title": "T"}, "resources": resources}))
+        _fail_twice_before(migrated_db_url, catalog_file, f"{site.base}/missing")
+        summary = check_catalog(
+            overrides={
+                "database_url": migrated_db_url,
+                "catalogs": [str(catalog_file)],
+                "allow_private": True,
+                "reports_dir": str(isolated_cwd / "reports"),
+                "batch_size": 10,  # the local site's 10 URLs, then the 10 unreachable hosts
+            }
+        )
+    assert (summary.counts.get("not_found"), summary.counts.get("network_unavailable")) == (1, 10)
+    assert summary.offline_in_part == 10
+    assert "unreachable for 10 of these URLs" in " ".join(summary.lines())
+    assert sent_events == [
+        (
+            EVENT_BROKEN_INCREASED,
+            {"run_id": summary.run_id, "previous": 0, "current": 1, "delta": 1},
+        ),
+        (EVENT_NETWORK_UNAVAILABLE, {"run_id": summary.run_id, "offline": 10, "urls": 20}),
+    ]
+
+
 def test_a_bad_catalog_fails_the_run_with_its_problems_and_no_traceback(
     prefect_harness: None, isolated_cwd: Path, migrated_db_url: str
 ) -> None:

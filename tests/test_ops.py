@@ -303,6 +303,19 @@ def test_a_run_without_network_sends_only_the_network_event() -> None:
     assert [n.event for n in sent] == [EVENT_NETWORK_UNAVAILABLE]
 
 
+def test_a_run_that_lost_the_network_part_way_sends_what_it_confirmed_and_how_much_it_lost() -> (
+    None
+):
+    """A later batch judged offline does not hide the breaks the others confirmed: the
+    next night would not send them (those links are broken by then)."""
+    sent = notices(Tally(1, 0), Tally(2, 1), network_unavailable=True, offline=10, urls=20)
+    assert [(n.event, dict(n.payload)) for n in sent] == [
+        (EVENT_BROKEN_INCREASED, {"previous": 1, "current": 2, "delta": 1}),
+        (EVENT_DRIFT_INCREASED, {"previous": 0, "current": 1, "delta": 1}),
+        (EVENT_NETWORK_UNAVAILABLE, {"offline": 10, "urls": 20}),
+    ]
+
+
 def test_batch_stats_count_rate_failures_and_retries() -> None:
     observations = (
         make_observation("https://a.org/1", retries=2),
@@ -546,6 +559,12 @@ def _webhook_text(event: str, payload: dict[str, Any]) -> str:
             "marked broken",
         ),
         (
+            EVENT_NETWORK_UNAVAILABLE,
+            {"run_id": 12, "offline": 10, "urls": 20},
+            "linkhealth: run 12 could not reach the sites of 10 of its 20 URLs (our network "
+            "was down for them); those were not marked broken",
+        ),
+        (
             EVENT_BROKEN_INCREASED,
             {"run_id": 12, "previous": 2, "current": 5, "delta": 3},
             "linkhealth: linkhealth.links.broken_increased (run 12); confirmed broken or "
@@ -723,6 +742,29 @@ def test_status_names_a_shard_run_and_a_running_run_s_live_count() -> None:
     assert line.endswith("319/600 URLs: no outcomes stored yet; shard 3/4")
     done = replace(running, status="completed", urls_checked=600, counts={"ok": 600})
     assert run_lines([done])[0].endswith("600/600 URLs: 600 ok; shard 3/4")
+
+
+def test_status_says_for_how_many_urls_a_run_that_reached_sites_lost_the_network() -> None:
+    """A run whose later batch found none of its hosts reached the others: NETWORK
+    UNAVAILABLE alone read as a night that learned nothing, beside a confirmed break."""
+    lost = store.RunRecord(
+        id=9,
+        trigger="schedule",
+        flow_run_id=None,
+        started_at=days(1),
+        finished_at=days(1),
+        status="completed",
+        urls_planned=20,
+        urls_checked=20,
+        counts={"network_unavailable": 10, "not_found": 1, "ok": 9},
+        network_unavailable=True,
+        summary={},
+        duration_s=3.0,
+    )
+    (line,) = run_lines([lost])
+    assert line.endswith("9 ok; NETWORK UNAVAILABLE for 10 URLs"), line
+    (down,) = run_lines([replace(lost, counts={"network_unavailable": 20})])
+    assert down.endswith("20/20 URLs: 20 network_unavailable; NETWORK UNAVAILABLE"), down
 
 
 def _serve_here(
