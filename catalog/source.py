@@ -514,6 +514,23 @@ class _Entry:
     item_lines: dict[str, list[int | None]] = field(default_factory=dict)
 
 
+#: Characters libyaml counts as line breaks and ruamel does not: with one of them in the
+#: file the two parsers' lines disagree, so no line libyaml gives can be trusted.
+_OTHER_BREAKS = ("\x85", "\u2028", "\u2029")
+_OTHER_BREAKS_UTF8 = tuple(brk.encode() for brk in _OTHER_BREAKS)
+
+
+def _has_other_breaks(text: str | bytes) -> bool:
+    """Whether `text` (or its UTF-8 bytes) holds one of `_OTHER_BREAKS`: plain substring
+    searches, tens of milliseconds for 100,000 entries (libyaml reads them in a second or
+    two), none at all for ASCII."""
+    if text.isascii():
+        return False
+    if isinstance(text, bytes):
+        return any(brk in text for brk in _OTHER_BREAKS_UTF8)
+    return any(brk in text for brk in _OTHER_BREAKS)
+
+
 def _fast_catalog(path: Path, text: str | bytes, found: _Findings | None = None) -> Catalog | None:
     """The catalog via libyaml when the file is plain and flawless, else None.
 
@@ -524,8 +541,12 @@ def _fast_catalog(path: Path, text: str | bytes, found: _Findings | None = None)
     problem nor warning. Anything else goes the precise way, which words every message.
     Entries are composed and checked one at a time from libyaml's events, so memory
     holds the resources, never the whole document's node tree. A catalog read adds its
-    URLs written as addresses to `found`, as the precise way does.
+    URLs written as addresses to `found`, as the precise way does. A line break only
+    libyaml counts (`_OTHER_BREAKS`, e.g. a Windows "…" read as Latin-1) would put every
+    later entry's line too low: such a file goes the precise way too.
     """
+    if _has_other_breaks(text):
+        return None
     stream = _FastStream(text)
     scratch = _Findings(str(path))
     try:
@@ -1104,11 +1125,6 @@ class EntryFields:
     lines: dict[str, int]
 
 
-#: Characters libyaml counts as line breaks and ruamel does not: with one of them in the
-#: file the two parsers' lines disagree, so no field line can be trusted.
-_OTHER_BREAKS = re.compile("[\x85\u2028\u2029]")
-
-
 def field_lines(path: str | Path) -> Iterator[EntryFields]:
     """Each entry of a YAML catalog with the lines of its top-level fields, in file order.
 
@@ -1124,7 +1140,7 @@ def field_lines(path: str | Path) -> Iterator[EntryFields]:
         text = path.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return
-    if _OTHER_BREAKS.search(text):
+    if _has_other_breaks(text):
         return
     parsers = (
         lambda: yaml.parse(text, Loader=_FastLoader),

@@ -808,6 +808,26 @@ def test_a_bom_and_non_ascii_text_read_the_same_fast_as_precisely(
     assert [r.line for r in fast.resources] == [5, 15]
 
 
+@pytest.mark.parametrize("brk", ["\x85", "\u2028", "\u2029"], ids=["NEL", "LS", "PS"])
+def test_entry_lines_after_a_nel_character_are_the_files_lines(tmp_path: Path, brk: str) -> None:
+    """U+0085 (NEL: what a cp1252 '…' becomes when read as Latin-1) in a title: libyaml
+    counts it as a line break, so the fast loader put every later entry a line too low
+    (lint, the report and `resource` pointed there); the same file with a problem, read
+    by ruamel, names the right line. U+2028 and U+2029 are the same to libyaml."""
+    path = write(
+        tmp_path,
+        "kit.yaml",
+        "resources:\n"
+        "  - id: a\n"
+        f'    title: "Guide{brk} to things"\n'
+        "    url: https://a.example.org/\n"
+        "  - id: b\n"
+        "    title: B\n"
+        "    url: https://b.example.org/\n",
+    )
+    assert {r.id: r.line for r in load_catalog(path).resources} == {"a": 2, "b": 5}
+
+
 @pytest.mark.parametrize(
     "change",
     [
