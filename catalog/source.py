@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
@@ -42,7 +43,7 @@ from catalog.csv_guard import unguard
 from catalog.errors import CatalogError, Problem
 from catalog.model import RESOURCE_FIELDS, Catalog, Resource
 from catalog.progress import still_working
-from catalog.text import invisible_characters
+from catalog.text import clipped, invisible_characters
 from catalog.urls import UrlProblem, canonical_url, parse_url
 
 if TYPE_CHECKING:
@@ -514,6 +515,23 @@ class _Entry:
     item_lines: dict[str, list[int | None]] = field(default_factory=dict)
 
 
+#: Characters libyaml counts as line breaks and ruamel does not: with one of them in the
+#: file the two parsers' lines disagree, so no line libyaml gives can be trusted.
+_OTHER_BREAKS = ("\x85", "\u2028", "\u2029")
+_OTHER_BREAKS_UTF8 = tuple(brk.encode() for brk in _OTHER_BREAKS)
+
+
+def _has_other_breaks(text: str | bytes) -> bool:
+    """Whether `text` (or its UTF-8 bytes) holds one of `_OTHER_BREAKS`: plain substring
+    searches, tens of milliseconds for 100,000 entries (libyaml reads them in a second or
+    two), none at all for ASCII."""
+    if text.isascii():
+        return False
+    if isinstance(text, bytes):
+        return any(brk in text for brk in _OTHER_BREAKS_UTF8)
+    return any(brk in text for brk in _OTHER_BREAKS)
+
+
 def _fast_catalog(path: Path, text: str | bytes, found: _Findings | None = None) -> Catalog | None:
     """The catalog via libyaml when the file is plain and flawless, else None.
 
@@ -524,8 +542,12 @@ def _fast_catalog(path: Path, text: str | bytes, found: _Findings | None = None)
     problem nor warning. Anything else goes the precise way, which words every message.
     Entries are composed and checked one at a time from libyaml's events, so memory
     holds the resources, never the whole document's node tree. A catalog read adds its
-    URLs written as addresses to `found`, as the precise way does.
+    URLs written as addresses to `found`, as the precise way does. A line break only
+    libyaml counts (`_OTHER_BREAKS`, e.g. a Windows "…" read as Latin-1) would put every
+    later entry's line too low: such a file goes the precise way too.
     """
+    if _has_other_breaks(text):
+        return None
     stream = _FastStream(text)
     scratch = _Findings(str(path))
     try:
@@ -871,16 +893,55 @@ def _untagged_text(node: Any, _seen: set[int] | None = None) -> Any:
     return node
 
 
+class _RepeatedKey(DuplicateKeyError):
+    """A key written twice in one mapping, in a curator's words."""
+
+
+class _KeyNamingConstructor(RoundTripConstructor):
+    """ruamel's round-trip constructor, naming a key written twice and the line it was
+    first written on. ruamel's own message quotes both values whole: a second `resources:`
+    (two halves of a catalog pasted into one file) put every entry, twice, on one line of
+    the error, in stderr, the report's warning and a refused run's reason."""
+
+    def check_mapping_key(
+        self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any
+    ) -> bool:
+        if key in mapping and not self.allow_duplicate_keys:
+            try:  # keys read so far know their lines; the repeated one is not yet added
+                first: int | None = mapping.lc.key(key)[0] + 1
+            except (AttributeError, KeyError, TypeError):
+                first = None
+            raise _RepeatedKey(None, None, _written_twice(key, first), key_node.start_mark)
+        return bool(super().check_mapping_key(node, key_node, mapping, key, value))
+
+    def check_set_key(self, node: Any, key_node: Any, setting: Any, key: Any) -> None:
+        if key in setting and not self.allow_duplicate_keys:
+            raise _RepeatedKey(None, None, _written_twice(key, None), key_node.start_mark)
+        super().check_set_key(node, key_node, setting, key)
+
+
+def _written_twice(key: Any, first: int | None) -> str:
+    """The key, shortened if long (it may be a whole line of text), never its values."""
+    name = clipped(key if isinstance(key, str) else str(key), 60)
+    return f"the key {name!r} is written twice" + (f" (first at line {first})" if first else "")
+
+
+#: The most of a parser's own message quoted: some quote values, which may be long.
+_MOST_QUOTED = 300
+
+
 def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_Entry]]:
     readable, hold = held_tabs(text)
+    reader = YAML(typ="rt")
+    reader.Constructor = _KeyNamingConstructor
     try:
-        doc = YAML(typ="rt").load(readable)
+        doc = reader.load(readable)
         if hold is not None:
             _put_tabs_back(doc, hold)
         doc = _untagged_text(doc)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        what = exc.problem or exc.context or "invalid YAML"
+        what = clipped(exc.problem or exc.context or "invalid YAML", _MOST_QUOTED)
         if exc.problem and exc.context and exc.context_mark is not None:
             what = f"{what} ({exc.context} at line {exc.context_mark.line + 1})"
             if _at_end(exc.problem):
@@ -912,6 +973,8 @@ def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_En
                 'close it on this line (a quote inside "..." is written \\", '
                 "one inside '...' as '')"
             )
+        elif isinstance(exc, _RepeatedKey):
+            fix = "remove one, or join the two into one"
         elif "'\\t'" in str(exc.problem) or "tab character" in str(exc.problem):
             fix = "indent with spaces, not tabs (an editor may show a tab as spaces)"
         found.problem(
@@ -1104,11 +1167,6 @@ class EntryFields:
     lines: dict[str, int]
 
 
-#: Characters libyaml counts as line breaks and ruamel does not: with one of them in the
-#: file the two parsers' lines disagree, so no field line can be trusted.
-_OTHER_BREAKS = re.compile("[\x85\u2028\u2029]")
-
-
 def field_lines(path: str | Path) -> Iterator[EntryFields]:
     """Each entry of a YAML catalog with the lines of its top-level fields, in file order.
 
@@ -1124,7 +1182,7 @@ def field_lines(path: str | Path) -> Iterator[EntryFields]:
         text = path.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return
-    if _OTHER_BREAKS.search(text):
+    if _has_other_breaks(text):
         return
     parsers = (
         lambda: yaml.parse(text, Loader=_FastLoader),

@@ -401,6 +401,53 @@ def test_another_tag_is_refused_naming_the_tag_and_what_to_do(tmp_path: Path) ->
     assert "TaggedScalar" not in problem.message
 
 
+def test_a_repeated_resources_key_is_named_without_dumping_the_catalog(tmp_path: Path) -> None:
+    """A second `resources:` key (two halves of a catalog pasted into one file): the
+    parse_error quoted both whole lists, a 255 kB error line for 3,000 entries, in stderr,
+    in `linkhealth report`'s warning and in a refused run's reason."""
+
+    def block(prefix: str, n: int) -> str:
+        return "".join(
+            f"  - id: {prefix}{i}\n    title: Resource {prefix} {i}\n"
+            f"    url: https://example.org/{prefix}/{i}\n"
+            for i in range(n)
+        )
+
+    path = write(
+        tmp_path, "kit.yaml", "resources:\n" + block("a", 300) + "resources:\n" + block("b", 300)
+    )
+    problem = only_problem(validate_catalog(path))
+    assert (problem.code, problem.line) == ("parse_error", 902)  # the repeated key
+    assert "the key 'resources' is written twice (first at line 1)" in problem.message
+    assert len(problem.message) < 1000, len(problem.message)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "said"),
+    [
+        (GOOD_YAML + "  title: Other\n", 7, "the key 'title' is written twice (first at line 5)"),
+        (  # in the collection, with a long value
+            "collection:\n  title: T\n  title: " + "x" * 5000 + "\n" + RESOURCES,
+            3,
+            "the key 'title' is written twice (first at line 2)",
+        ),
+        (  # a long key (YAML allows 1,024 characters), in a flow mapping
+            f"resources:\n- {{id: a, {'k' * 1000}: 1, {'k' * 1000}: 2}}\n",
+            2,
+            "the key 'kkkk",
+        ),
+    ],
+    ids=["entry", "long-value", "long-key"],
+)
+def test_a_repeated_key_quotes_neither_value_nor_a_long_key(
+    tmp_path: Path, text: str, line: int, said: str
+) -> None:
+    problem = only_problem(validate_catalog(write(tmp_path, "c.yaml", text)))
+    assert (problem.code, problem.line) == ("parse_error", line)
+    assert said in problem.message
+    assert "x" * 100 not in problem.message and "k" * 100 not in problem.message
+
+
 def test_a_csv_id_padded_with_spaces_is_trimmed_like_every_csv_cell(tmp_path: Path) -> None:
     path = write(tmp_path, "c.csv", "id,title,url\n  a  ,A,https://a.org/\n")
     assert [r.id for r in load_catalog(path).resources] == ["a"]
@@ -806,6 +853,26 @@ def test_a_bom_and_non_ascii_text_read_the_same_fast_as_precisely(
     assert fast == _precise(path, monkeypatch)
     assert fast.resources[1].title == title
     assert [r.line for r in fast.resources] == [5, 15]
+
+
+@pytest.mark.parametrize("brk", ["\x85", "\u2028", "\u2029"], ids=["NEL", "LS", "PS"])
+def test_entry_lines_after_a_nel_character_are_the_files_lines(tmp_path: Path, brk: str) -> None:
+    """U+0085 (NEL: what a cp1252 '…' becomes when read as Latin-1) in a title: libyaml
+    counts it as a line break, so the fast loader put every later entry a line too low
+    (lint, the report and `resource` pointed there); the same file with a problem, read
+    by ruamel, names the right line. U+2028 and U+2029 are the same to libyaml."""
+    path = write(
+        tmp_path,
+        "kit.yaml",
+        "resources:\n"
+        "  - id: a\n"
+        f'    title: "Guide{brk} to things"\n'
+        "    url: https://a.example.org/\n"
+        "  - id: b\n"
+        "    title: B\n"
+        "    url: https://b.example.org/\n",
+    )
+    assert {r.id: r.line for r in load_catalog(path).resources} == {"a": 2, "b": 5}
 
 
 @pytest.mark.parametrize(
