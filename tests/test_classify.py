@@ -351,6 +351,18 @@ def test_page_like_the_hosts_made_up_url_is_soft_404() -> None:
     assert verdict.outcome is Outcome.SOFT_404
 
 
+@pytest.mark.parametrize(
+    "home",
+    ["https://example.org/en/", "https://example.org/index.php", "https://example.org/?lang=en"],
+)
+def test_a_home_page_like_the_hosts_made_up_url_is_ok(home: str) -> None:
+    """A site answering unknown addresses with its home page; "/" alone was spared."""
+    generic = page("Example", "Welcome to example. " * 50)
+    probe = Probe("https://example.org/zz-no-such-page", 200, generic)
+    verdict = classify(facts(answered(200, url=home), url=home, page=generic, probe=probe))
+    assert verdict.outcome is Outcome.OK, verdict.reason
+
+
 def test_page_unlike_the_probe_is_ok() -> None:
     real = page("Annual report 2019", "Findings on trafficking cases in 2019. " * 30)
     probe = Probe("https://example.org/zz", 404, None)

@@ -8,7 +8,7 @@ A site on 127.0.0.1 (`tests.local_site.handler_class`) answers each path as `SIT
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -181,6 +181,54 @@ def test_a_page_that_tells_where_a_button_or_a_timeout_sends_visitors_is_ok(
     observation = check(f"{site}{path}")
     assert observation.outcome is Outcome.OK, observation.reason
     assert observation.reason == "GET 200"
+
+
+# --- a link to the home page on a site that answers every address with it ------------
+
+#: An organisation's home page, which a catch-all site (a CMS's, a static host's fallback)
+#: also sends for every address it has no page for.
+ORG_HOME = (
+    b"<!doctype html><html><head><title>Polaris - Ending Human Trafficking</title></head>"
+    b"<body><h1>Together we can end trafficking</h1><p>"
+    + b"Polaris operates the hotline and works with survivors across the country. " * 10
+    + b"</p></body></html>"
+)
+
+
+def _catch_all(request: BaseHTTPRequestHandler) -> Answer:
+    return 200, HTML, ORG_HOME
+
+
+def _unknown_sent_home(request: BaseHTTPRequestHandler) -> Answer:
+    """Every address the site has no page for goes (302) to its home page, "/en/"."""
+    return (200, HTML, ORG_HOME) if request.path == "/en/" else moved(302, "/en/")
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/en/", "/en-US", "/index.php", "/Pages/default.aspx", "/?lang=en"]
+)
+def test_a_home_page_link_on_a_catch_all_site_is_ok(path: str) -> None:
+    """The README's home page (a language root, a home document, a language query) was a
+    soft 404 there, night after night: the probe reads the home page too. Only "/" was spared."""
+    with serving(_catch_all) as base:
+        observation = check(base + path)
+    assert observation.outcome is Outcome.OK, observation.reason
+
+
+def test_a_language_root_on_a_site_sending_unknown_addresses_home_is_ok() -> None:
+    """The probe ended on "/en/", the very page the link is: "100% alike", a soft 404."""
+    with serving(_unknown_sent_home) as base:
+        observation = check(base + "/en/")
+    assert observation.outcome is Outcome.OK, observation.reason
+
+
+@pytest.mark.parametrize("site", [_catch_all, _unknown_sent_home], ids=["200", "302"])
+def test_a_deep_link_on_those_sites_is_still_missing(
+    site: Callable[[BaseHTTPRequestHandler], Answer],
+) -> None:
+    with serving(site) as base:
+        observation = check(base + OLD)
+    assert observation.outcome is Outcome.SOFT_404, observation.reason
 
 
 # --- accept-redirect -------------------------------------------------------------------

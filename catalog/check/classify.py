@@ -25,8 +25,10 @@ from catalog.check.reasons import FailureKind, describe_error
 from catalog.check.redirects import is_signed, moved_to, same_address, stable_url
 from catalog.check.soft404 import (
     CHALLENGE_PLATFORM,
+    Landing,
     bot_check,
     forwarding_notice,
+    landing,
     lapsed_shell,
     page_soft404,
     probe_soft404,
@@ -864,11 +866,12 @@ def _same_page(a: str, b: str) -> bool:
 
 
 def is_home(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.path in ("", "/") and not parts.query
+    """True for a site's home page as the README defines it (`landing`): `/`, a language
+    root (`/en/`) or a home document (`/index.php`), with at most a query that names no
+    content (`/?lang=en`). A link to it is never a soft 404: a site that answers unknown
+    addresses with its home page (200, or a redirect there) makes the probe read the very
+    page the link is. A deep link redirected to it is judged by `redirect_soft404`."""
+    return landing(url) is Landing.HOME
 
 
 #: A request of a reason's journey that got no answer ("HEAD no answer, GET 200"): the
