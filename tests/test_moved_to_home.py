@@ -222,6 +222,22 @@ def test_a_language_root_on_a_site_sending_unknown_addresses_home_is_ok() -> Non
     assert observation.outcome is Outcome.OK, observation.reason
 
 
+def _spanish_dropped(request: BaseHTTPRequestHandler) -> Answer:
+    """The site dropped its Spanish pages: "/es/" answers 200 with its not-found page."""
+    if request.path == "/es/":
+        gone = b"<html><head><title>P\xc3\xa1gina no encontrada</title></head><body>"
+        return 200, HTML, gone + b"<h1>P\xc3\xa1gina no encontrada</h1></body></html>"
+    return 200, HTML, ORG_HOME
+
+
+def test_a_language_root_whose_page_says_not_found_is_still_missing() -> None:
+    """A home page is probed for nothing, but its own words still count: only the site's
+    root is never a soft 404."""
+    with serving(_spanish_dropped) as base:
+        observation = check(base + "/es/")
+    assert observation.outcome is Outcome.SOFT_404, observation.reason
+
+
 @pytest.mark.parametrize("site", [_catch_all, _unknown_sent_home], ids=["200", "302"])
 def test_a_deep_link_on_those_sites_is_still_missing(
     site: Callable[[BaseHTTPRequestHandler], Answer],

@@ -597,8 +597,12 @@ def _skeleton(body: bytes, content_type: str | None) -> bool:
 
 
 def _soft404(facts: CheckFacts, last: Exchange, refresh: _Refresh | None) -> str | None:
-    """The first soft-404 sign, strongest evidence first; the home page is never one."""
-    if is_home(facts.url):
+    """The first soft-404 sign, strongest evidence first; the site's root is never one.
+
+    Another form of the home page (`/es/`, `/index.php`: `is_home`) is probed for no
+    soft 404 and is not one by a redirect (`redirect_soft404`), but its own words still
+    count: a language root a site dropped may answer 200 "Página no encontrada"."""
+    if _is_root(facts.url):
         return None
     final = last.final_url
     if last.redirects and final is not None:
@@ -863,6 +867,14 @@ def _same_page(a: str, b: str) -> bool:
         and pa.path.rstrip("/") == pb.path.rstrip("/")
         and pa.query == pb.query
     )
+
+
+def _is_root(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.path in ("", "/") and not parts.query
 
 
 def is_home(url: str) -> bool:
