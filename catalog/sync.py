@@ -22,7 +22,8 @@ reconciled as empty (its entries are removed; put back, they return), and that a
 the configured catalogs (`retire_unlisted`) reconciles as empty every stored collection
 none of them is (`SyncResult.retired`): a file renamed, or dropped from the settings, is
 not left active for good. Its entries move, with their decisions, to a file that has them
-(same id and URL), as any moved entry does; the rest are removed.
+(same id and URL), as any moved entry does, several files renamed at once too (`_moves`);
+the rest are removed.
 Running sync twice with no edit writes no events.
 Afterwards the synced resources' staleness reasons are recomputed (a curator's new
 `reviewed_at` or `year` shows at once), with `HealthSettings` passed in or the defaults.
@@ -294,10 +295,14 @@ class _Move:
 
 
 def _moves(engine: Engine, catalogs: Sequence[Catalog]) -> dict[tuple[str, str], _Move]:
-    """(catalog key, id) -> the entry's row in the catalog it left, for ids that left exactly
-    one of `catalogs` for exactly one other this sync, with the URL as it was."""
+    """(catalog key, id) -> the entry's row in the catalog it left: an active row whose id
+    left one of `catalogs` this sync, paired with an entry of that id new to another, with
+    the URL as it was (as written). Where several catalogs had the id or took it (two files
+    renamed at once, each listing a `hotline`), each row pairs the one new entry with its
+    URL; a URL that several of them share pairs each row with the catalog the rest of its
+    file went to (`_renamed_files`). What is still ambiguous is a removal and an addition:
+    a guess could hand one entry's ignore or snooze to another's page."""
     urls = {c.key: {r.id: r.url for r in reversed(c.resources)} for c in catalogs}
-    moves: dict[tuple[str, str], _Move] = {}
     with store.read_session(engine) as s:
         ids = store.collection_ids(s, list(urls))
         known = {key: store.stored_rids(s, cid) for key, cid in ids.items()}
@@ -306,26 +311,55 @@ def _moves(engine: Engine, catalogs: Sequence[Catalog]) -> dict[tuple[str, str],
             for rid, active in rids.items():
                 if active and rid not in urls[key]:
                     left.setdefault(rid, []).append(key)
-        came: dict[str, list[str]] = {}
+        came: dict[tuple[str, str], list[str]] = {}  # (id, URL) -> the catalogs it came to
+        by_source: dict[str, list[str]] = {}
         for key, entries in urls.items():
-            for rid in entries:
+            for rid, url in entries.items():
                 if rid in left and rid not in known.get(key, {}):
-                    came.setdefault(rid, []).append(key)
-        by_source: dict[str, list[tuple[str, str]]] = {}
-        for rid, targets in came.items():
-            if len(targets) == 1 and len(left[rid]) == 1:
-                by_source.setdefault(left[rid][0], []).append((rid, targets[0]))
-        for source, pairs in by_source.items():
-            rows = {
-                row.rid: row
-                for rids in _chunked([rid for rid, _ in pairs], SYNC_CHUNK)
-                for row in store.stored_resources(s, ids[source], rids)
-            }
-            for rid, target in pairs:
-                row = rows.get(rid)
-                if row is not None and row.url == urls[target][rid]:
-                    moves[(target, rid)] = _Move(source, row)
+                    came.setdefault((rid, url), []).append(key)
+        for rid, _ in came:
+            for source in left[rid]:
+                by_source.setdefault(source, []).append(rid)
+        went: dict[tuple[str, str], list[_Move]] = {}  # (id, URL) -> the rows it left
+        for source, wanted in by_source.items():
+            for chunk in _chunked(list(dict.fromkeys(wanted)), SYNC_CHUNK):
+                for row in store.stored_resources(s, ids[source], chunk):
+                    went.setdefault((row.rid, row.url), []).append(_Move(source, row))
+    moves: dict[tuple[str, str], _Move] = {}
+    shared: list[tuple[list[_Move], list[str]]] = []
+    for (rid, url), targets in came.items():
+        rows = went.get((rid, url), [])
+        if len(rows) == 1 and len(targets) == 1:
+            moves[(targets[0], rid)] = rows[0]
+        elif rows:
+            shared.append((rows, targets))
+    renamed = _renamed_files(moves)
+    for rows, targets in shared:
+        for move in rows:
+            if renamed.get(move.source) in targets:
+                moves[(renamed[move.source], move.row.rid)] = move
     return moves
+
+
+def _renamed_files(moves: Mapping[tuple[str, str], _Move]) -> dict[str, str]:
+    """Catalog left -> the one most of its moved entries went to, when most of that one's
+    came from it: the file renamed (`toolkit.yaml` to `psp-toolkit.yaml`). Each catalog
+    has one such partner at most, and is the partner of at most one."""
+    counts = Counter((move.source, target) for (target, _), move in moves.items())
+
+    def most(side: int) -> dict[str, str]:
+        tops: dict[str, list[tuple[int, str]]] = {}
+        for pair, n in counts.items():
+            tops.setdefault(pair[side], []).append((n, pair[1 - side]))
+        best = {key: sorted(found, reverse=True) for key, found in tops.items()}
+        return {
+            key: found[0][1]
+            for key, found in best.items()
+            if len(found) == 1 or found[0][0] > found[1][0]  # no tie
+        }
+
+    to, back = most(0), most(1)
+    return {source: target for source, target in to.items() if back.get(target) == source}
 
 
 @dataclass

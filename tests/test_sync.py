@@ -14,6 +14,7 @@ from catalog import store
 from catalog import sync as sync_module
 from catalog import tables as t
 from catalog.errors import NotFoundError
+from catalog.model import Catalog
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
@@ -375,6 +376,107 @@ def test_a_renamed_configured_file_takes_its_entries_and_decisions_along(
     )
     again = sync_catalogs(engine, [other, renamed], now=days(3), retire_unlisted=True)
     assert again.changes == () and again.retired == ()
+
+
+def _hotlines(url_one: str, url_two: str) -> tuple[Catalog, Catalog]:
+    """Two toolkits that each list a `hotline` (and an entry of their own)."""
+    one = make_catalog("toolkit", [make_resource("hotline", url=url_one), make_resource("a")])
+    two = make_catalog("other", [make_resource("hotline", url=url_two), make_resource("x")])
+    return one, two
+
+
+def _renamed(*catalogs: Catalog) -> list[Catalog]:
+    return [replace(c, path=c.path.with_name(f"psp-{c.path.name}")) for c in catalogs]
+
+
+def test_two_files_renamed_at_once_keep_the_decisions_of_an_id_both_use(
+    engine: Engine,
+) -> None:
+    """README: a renamed file's entries 'move there with their decisions'. An id both files
+    use left two catalogs for two others; each old row pairs the one new entry with its id
+    and URL, so it is no removal and addition (its ignore was lost)."""
+    one, two = _hotlines("https://one.example.org/hotline", "https://two.example.org/help")
+    sync_catalogs(engine, [one, two], now=T0)
+    _ignore(engine, "hotline")
+
+    result = sync_catalogs(engine, _renamed(one, two), now=days(1), retire_unlisted=True)
+
+    assert sorted(c.describe() for c in result.changes) == [
+        "psp-other/hotline: moved from other",
+        "psp-other/x: moved from other",
+        "psp-toolkit/a: moved from toolkit",
+        "psp-toolkit/hotline: moved from toolkit",
+    ]
+    assert result.added == result.removed == 0
+    moved = store.find_resource(engine, "hotline", collection="psp-toolkit")
+    assert moved.ignored_reason == "login wall"
+    assert moved.url == "https://one.example.org/hotline"
+    assert store.find_resource(engine, "hotline", collection="psp-other").url == (
+        "https://two.example.org/help"
+    )
+
+
+def test_an_entry_moved_while_another_file_drops_its_id_keeps_its_decisions(
+    engine: Engine,
+) -> None:
+    """`hotline` moves from toolkit to extra in the edit that drops other's `hotline`: the
+    id left two catalogs, but only toolkit's has the moved entry's URL."""
+    one, two = _hotlines("https://one.example.org/hotline", "https://two.example.org/help")
+    extra = make_catalog("extra", [make_resource("y")])
+    sync_catalogs(engine, [one, two, extra], now=T0)
+    _ignore(engine, "hotline")
+    taken = replace(extra, resources=(*extra.resources, one.resources[0]))
+
+    result = sync_catalogs(
+        engine, [without(one, "hotline"), without(two, "hotline"), taken], now=days(1)
+    )
+
+    assert sorted(c.describe() for c in result.changes) == [
+        "extra/hotline: moved from toolkit",
+        "other/hotline: removed",
+    ]
+    assert store.find_resource(engine, "hotline", collection="extra").ignored_reason == (
+        "login wall"
+    )
+
+
+def test_two_files_renamed_at_once_pair_an_id_and_url_both_use_by_their_files(
+    engine: Engine,
+) -> None:
+    """Both toolkits list the one national hotline at one URL: id and URL pair neither row
+    alone, so each goes where the rest of its file went (its file renamed)."""
+    hotline = "https://example.org/national-hotline"
+    one, two = _hotlines(hotline, hotline)
+    sync_catalogs(engine, [one, two], now=T0)
+    _ignore(engine, "hotline")
+
+    result = sync_catalogs(engine, _renamed(two, one), now=days(1), retire_unlisted=True)
+
+    said = sorted(c.describe() for c in result.changes)
+    assert "psp-toolkit/hotline: moved from toolkit" in said, said
+    assert "psp-other/hotline: moved from other" in said, said
+    assert result.added == result.removed == 0
+    kept = store.find_resource(engine, "hotline", collection="psp-toolkit")
+    assert kept.ignored_reason == "login wall"
+    assert not store.find_resource(engine, "hotline", collection="psp-other").ignored
+
+
+def test_an_id_and_url_two_files_moved_with_nothing_else_to_tell_them_apart(
+    engine: Engine,
+) -> None:
+    """Two files holding only the same hotline, both renamed: nothing says which old entry
+    is which new one, so guessing could hand one's ignore to the other; both are removed
+    and added (README: set it again)."""
+    hotline = "https://example.org/national-hotline"
+    one = make_catalog("toolkit", [make_resource("hotline", url=hotline)])
+    two = make_catalog("other", [make_resource("hotline", url=hotline)])
+    sync_catalogs(engine, [one, two], now=T0)
+    _ignore(engine, "hotline")
+
+    result = sync_catalogs(engine, _renamed(one, two), now=days(1), retire_unlisted=True)
+
+    assert result.added == result.removed == 2
+    assert not store.find_resource(engine, "hotline", collection="psp-toolkit").ignored
 
 
 def test_a_file_dropped_from_the_settings_is_retired_and_returns_with_its_decisions(
