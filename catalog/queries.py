@@ -1837,6 +1837,10 @@ def https_suggestions(engine: Engine) -> dict[tuple[str, str], str]:
     suggestion comes from each link's newest observation with a fetched page (a
     fingerprint), as long as its latest observation still says OK. Lets the report turn
     the hygiene finding `http_url` into a confirmed fix with its command.
+
+    The URL is the link's standard form (no `#section`), keyed by the entry as last
+    synced: the report applies it only to an entry whose URL in the file still leads
+    there, and offers the entry's own https form (`reports.publish._confirmed_https`).
     """
     latest = aliased(Observation)
     http_ok = (

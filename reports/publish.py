@@ -29,7 +29,7 @@ from typing import TypeGuard
 
 from catalog.clock import Clock, utcnow
 from catalog.collector import frozen_while
-from catalog.commands import CommandOptions, command_options, command_words, with_options
+from catalog.commands import CommandOptions, command_options
 from catalog.db import (
     Engine,
     database_identity,
@@ -60,6 +60,7 @@ from catalog.queries import (
 from catalog.settings import HealthSettings, Settings
 from catalog.source import catalog_files, load_catalogs
 from catalog.store import ResourceHistory, decisions_by_resource, resource_histories
+from catalog.urls import canonical_url
 from reports.build import (
     HISTORY_LISTED,
     HISTORY_PER_RESOURCE,
@@ -261,8 +262,8 @@ def _publish(
 
         def complete(ctx: ReportContext) -> ReportContext:
             # Only the summary pages show the findings: the resource pages start without.
-            findings = _findings(linted(), https, options)
-            return with_findings(ctx, findings, confirmed=https)
+            confirmed = _confirmed_https(linted(), https)
+            return with_findings(ctx, _findings(linted(), confirmed), confirmed=confirmed)
 
         # The view model is millions of long-lived objects; each full collection would
         # walk them all again while pages are rendered (catalog.collector).
@@ -877,34 +878,52 @@ def _total_size(paths: Sequence[Path]) -> int:
     return total
 
 
-def _findings(
-    findings: Sequence[Finding] | None,
-    https: Mapping[tuple[str, str], str],
-    options: CommandOptions = CommandOptions(),
-) -> list[Finding]:
-    """An `http_url` finding whose https form a run has shown to serve the same page
-    becomes a confirmed fix with the command that applies it."""
-    out = []
+def _confirmed_https(
+    findings: Sequence[Finding] | None, https: Mapping[tuple[str, str], str]
+) -> dict[tuple[str, str], str]:
+    """(collection, id) -> the https URL its `http_url` finding offers, for the entries
+    whose https form a run has shown to serve the same page (`https_suggestions`).
+
+    The URL is the finding's own, as the entry writes it: the run checked the link's
+    standard form, without the entry's `#section`, which two entries of one page need to
+    stay apart. A confirmation is the link's in the database, so it stands only while
+    the file's URL still leads to that page: an entry edited since (no sync yet) keeps
+    the unconfirmed fix of its new address, not an offer to switch back to the old one.
+    """
+    out = {}
     for f in findings or ():
-        url = https.get((f.collection, f.resource_id)) if f.code == "http_url" else None
-        if url:
-            # The finding's own command with the confirmed URL: its --collection stays.
-            words = shlex.split(f.command) if f.command else []
-            at = words.index(f.resource_id) + 1 if f.resource_id in words[2:] else 0
-            if words[1:2] == ["replace-url"] and 2 < at < len(words):
-                words[at] = url
-                command = shlex.join(words)
-            else:
-                command = with_options(
-                    shlex.join(command_words("replace-url", f.resource_id, url)),
-                    f.resource_id,
-                    options.for_file(f.file),
-                )
-            f = replace(
-                f, fix=f"The https form {url} serves the same page; switch to it.", command=command
-            )
-        out.append(f)
+        entry = (f.collection, f.resource_id)
+        if f.code != "http_url" or entry not in https:
+            continue
+        own = _replacement(f)
+        if own is not None and canonical_url(own) == canonical_url(https[entry]):
+            out[entry] = own
     return out
+
+
+def _replacement(f: Finding) -> str | None:
+    """The URL `f`'s `linkhealth replace-url ID URL` command puts in place, if it has one
+    (the id comes after `--`, the options first, when it starts with "-": `command_words`)."""
+    words = shlex.split(f.command) if f.command else []
+    if words[1:2] != ["replace-url"]:
+        return None
+    rest = words[2:]
+    if "--" in rest:
+        rest = rest[rest.index("--") + 1 :]
+    return rest[1] if len(rest) > 1 and rest[0] == f.resource_id else None
+
+
+def _findings(
+    findings: Sequence[Finding] | None, confirmed: Mapping[tuple[str, str], str]
+) -> list[Finding]:
+    """The `http_url` findings of `confirmed` (`_confirmed_https`) say their fix is
+    confirmed; their command, which puts that URL in place, stands as it is."""
+    return [
+        replace(f, fix=f"The https form {url} serves the same page; switch to it.")
+        if f.code == "http_url" and (url := confirmed.get((f.collection, f.resource_id)))
+        else f
+        for f in findings or ()
+    ]
 
 
 def _ordered(formats: Sequence[str]) -> tuple[str, ...]:

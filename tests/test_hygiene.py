@@ -248,7 +248,7 @@ def test_commands_name_the_catalog_when_an_id_is_in_several() -> None:
 def test_a_confirmed_https_fix_keeps_naming_the_collection() -> None:
     """The report turns an `http_url` finding whose https form a run confirmed into the
     command that applies it; rebuilt from scratch, it lost `--collection` and failed."""
-    from reports.publish import _findings
+    from reports.publish import _confirmed_https, _findings
 
     findings = lint(
         [
@@ -256,14 +256,36 @@ def test_a_confirmed_https_fix_keeps_naming_the_collection() -> None:
             _catalog(_complete("a", url="https://two.org/"), key="federal"),
         ]
     )
-    (finding,) = _findings(
-        [f for f in findings if f.code == "http_url"], {("state", "a"): "https://one.org/"}
-    )
+    http = [f for f in findings if f.code == "http_url"]
+    (finding,) = _findings(http, _confirmed_https(http, {("state", "a"): "https://one.org/"}))
     assert finding.fix.startswith("The https form https://one.org/ serves the same page")
     assert finding.command is not None
     assert shlex.split(finding.command) == [
         "linkhealth", "replace-url", "a", "https://one.org/", "--collection", "state"
     ]  # fmt: skip
+
+
+def test_a_confirmed_https_fix_is_the_entrys_own_url_of_the_confirmed_page() -> None:
+    """The run confirms the link's standard form: the fix keeps the entry's `#section`
+    (also past the `--` before an id starting with "-"), and stands only for an entry
+    whose URL still leads to the confirmed page."""
+    from reports.publish import _confirmed_https
+
+    findings = lint(
+        [
+            _catalog(
+                _complete("-texas", url="http://one.org/report#texas"),
+                _complete("moved", url="http://two.org/new-page"),
+            )
+        ]
+    )
+    suggested = {
+        ("toolkit", "-texas"): "https://one.org/report",
+        ("toolkit", "moved"): "https://two.org/old",
+    }
+    assert _confirmed_https(findings, suggested) == {
+        ("toolkit", "-texas"): "https://one.org/report#texas"
+    }
 
 
 @pytest.mark.parametrize(

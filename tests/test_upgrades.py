@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
@@ -146,8 +147,6 @@ def test_nothing_to_try_sends_no_request() -> None:
 def test_report_turns_a_confirmed_upgrade_into_a_command(
     isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch, background: bool, split: bool
 ) -> None:
-    from selectolax.lexbor import LexborHTMLParser
-
     import reports.publish
     import reports.site
 
@@ -156,31 +155,73 @@ def test_report_turns_a_confirmed_upgrade_into_a_command(
     if split:  # as for 20,000+: the pages' child forks while the lint's child still runs
         monkeypatch.setattr(reports.site, "PARALLEL_PAGES_MIN", 0)
 
+    fix, command = _confirmed_upgrade_fix(isolated_cwd, "http://www.example.org/report")
+    assert fix.startswith("The https form https://www.example.org/report serves the same page")
+    assert command[:4] == ["linkhealth", "replace-url", "report", "https://www.example.org/report"]
+
+
+def _confirmed_upgrade_fix(
+    folder: Path, url: str, *, edited_to: str | None = None
+) -> tuple[str, list[str]]:
+    """The suggested fix and the command's words of the report's `http_url` row for a
+    one-entry catalog at `url`, whose link (the URL's standard form) a run showed to serve
+    the same page over https; `edited_to`: the entry's URL as the curator then edited it
+    by hand, not yet synced."""
+    from selectolax.lexbor import LexborHTMLParser
+
     from catalog import store
     from catalog.db import engine_for
     from catalog.settings import HealthSettings, Settings
     from catalog.source import load_catalogs
     from catalog.sync import sync_catalogs
+    from catalog.urls import canonical_url, https_upgrade_candidate
     from reports import publish_report
 
-    catalog = isolated_cwd / "kit.yaml"
-    catalog.write_text(
+    catalog = folder / "kit.yaml"
+    entry = (
         "resources:\n"
-        "  - {id: report, title: Annual Report, url: 'http://www.example.org/report',"
+        "  - {id: report, title: Annual Report, url: 'URL',"
         " publisher: P, type: report, year: 2025, description: D}\n"
     )
-    settings = Settings(database_url=f"sqlite:///{isolated_cwd / 'lh.db'}", catalogs=(catalog,))
+    catalog.write_text(entry.replace("URL", url))
+    settings = Settings(database_url=f"sqlite:///{folder / 'lh.db'}", catalogs=(catalog,))
     engine = engine_for(settings.database_url)
     sync_catalogs(engine, load_catalogs(settings.catalogs), now=NOW)
     run_id = store.start_run(engine, trigger="test", now=NOW)
-    observation = _http_obs(
-        "http://www.example.org/report", suggested_url="https://www.example.org/report"
-    )
+    link = canonical_url(url)
+    observation = _http_obs(link, suggested_url=https_upgrade_candidate(link))
     store.record_observations(engine, run_id, [observation], HealthSettings(), now=NOW)
     store.finish_run(engine, run_id, status="completed", now=NOW)
+    if edited_to is not None:
+        catalog.write_text(entry.replace("URL", edited_to))
     page = LexborHTMLParser(publish_report(settings).read_text())
-    (row,) = page.css('#hygiene tr[data-code="http_url"]')
-    assert "linkhealth replace-url report https://www.example.org/report" in row.text()
+    (row,) = page.css('#hygiene tr[data-code="http_url"] td[data-label="Suggested fix"]')
+    command = row.css_first("code")
+    assert command is not None
+    return row.text(), shlex.split(command.text())
+
+
+def test_a_confirmed_upgrade_keeps_the_section_the_entry_names(isolated_cwd: Path) -> None:
+    """The link is checked without the entry's `#texas`; the entry's fix keeps it, as the
+    unconfirmed one does (two sections of one page must not become one URL)."""
+    fix, command = _confirmed_upgrade_fix(isolated_cwd, "http://www.example.org/report#texas")
+    assert fix.startswith("The https form https://www.example.org/report#texas serves the same")
+    assert command[2:4] == ["report", "https://www.example.org/report#texas"]
+
+
+def test_a_confirmed_upgrade_is_not_offered_for_an_address_edited_since(
+    isolated_cwd: Path,
+) -> None:
+    """The curator moved the entry to another http:// page and reports before a sync: the
+    confirmation is the old page's, so the row offers the new address's unconfirmed fix,
+    never a switch back to the old page."""
+    fix, command = _confirmed_upgrade_fix(
+        isolated_cwd,
+        "http://www.example.org/report",
+        edited_to="http://new.example.net/annual-report-2025",
+    )
+    assert fix.startswith("switch to https://new.example.net/annual-report-2025 if it serves")
+    assert command[2:4] == ["report", "https://new.example.net/annual-report-2025"]
 
 
 def _record_nights(
