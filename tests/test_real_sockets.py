@@ -38,7 +38,8 @@ from tests.fixture_web import (  # noqa: F401 - pytest fixtures
     fresh_web,
     gzip_bomb,
 )
-from tests.local_site import PAGES, Answer, Site, handler_class
+from tests.local_site import PAGES, Answer, Site, handler_class, serving
+from tests.test_soft404 import HOTLINE_TEXT, UNAVAILABLE_TEXT, agency_page
 
 #: Their time is a real clock's (sockets, deadlines): grouped as `waits` (tests/conftest.py).
 pytestmark = pytest.mark.waits
@@ -338,6 +339,25 @@ def test_section_answering_any_path_is_soft_404(web: FixtureWeb) -> None:
     assert obs.outcome is Outcome.SOFT_404
     probes = [t for _, t in web.requests() if t.startswith("/catchall/") and "2019" not in t]
     assert probes, "a made-up sibling URL was requested"
+
+
+def test_a_short_page_under_a_big_menu_on_a_site_answering_any_path_is_ok() -> None:
+    """The site answers every address with 200 and its full frame (a 480-word menu); the
+    hotline's page, 25 words of its own, was called a soft 404 ("92% alike")."""
+    hotline = agency_page("Human Trafficking Hotline", "Human Trafficking Hotline", HOTLINE_TEXT)
+    unavailable = agency_page(
+        "Page Unavailable", "Page Unavailable", UNAVAILABLE_TEXT.format(path="that item")
+    )
+
+    def answer(request: BaseHTTPRequestHandler) -> Answer:
+        body = hotline if request.path == "/programs/trafficking-hotline" else unavailable
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, body
+
+    with serving(answer) as base:
+        obs = check(base + "/programs/trafficking-hotline")
+        missing = check(base + "/programs/trafficking-shelters")
+    assert obs.outcome is Outcome.OK, obs.reason
+    assert missing.outcome is Outcome.SOFT_404, missing.reason
 
 
 # --- bot walls ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -361,6 +362,89 @@ def test_real_page_unlike_the_probe_is_not_a_soft_404() -> None:
     page = html("Toolkit", "Toolkit", article)
     probe = html("Example Org", "Example", NOT_HERE.format(path="/linkhealth-probe-x"))
     assert probe_soft404(page, probe, 200) is None
+
+
+#: A state agency's mega-menu (160 links, ~480 words) in a <header><nav>, and a footer:
+#: the frame of every page of a site that answers 200 with it for any address.
+_TOPIC_WORDS = (
+    "Adoption Child Support Food Assistance Medicaid Foster Care Energy Aging Refugee "
+    "Disability Employment Licensing Forms Publications Grants Providers Partners Data "
+    "Reports Training Events Rules Policy Council Board Regional County Housing Youth "
+    "Veterans Nutrition Transportation Immigrants Behavioral Health"
+)
+_TOPICS = _TOPIC_WORDS.split()
+MEGA_MENU = (
+    "<header><nav><ul>"
+    + "".join(
+        f"<li><a href='/t{i}'>{' '.join(random.Random(i).sample(_TOPICS, 3))}</a></li>"
+        for i in range(160)
+    )
+    + "</ul></nav></header>"
+)
+AGENCY_FOOTER = (
+    "<footer><p>Department of Human Services, 100 Capitol Ave, Springfield. Accessibility. "
+    "Privacy policy. Contact us. Nondiscrimination notice. Language assistance.</p></footer>"
+)
+HOTLINE_TEXT = (
+    "<p>Call 1-888-373-7888 or text 233733. The hotline is confidential and answers 24 "
+    "hours a day, 7 days a week, in more than 200 languages.</p>"
+)
+UNAVAILABLE_TEXT = "<p>Sorry, we could not locate {path}. Try the menu.</p>"
+
+
+def agency_page(title: str, heading: str, content: str, *, site: str = " | State DHS") -> bytes:
+    """A page of the agency's site: its menu, `content` in <main> under `heading`, its
+    footer; `site` follows `title` in the <title>."""
+    return (
+        f"<!doctype html><html><head><title>{title}{site}</title></head><body>{MEGA_MENU}"
+        f"<main><h1>{heading}</h1>{content}</main>{AGENCY_FOOTER}</body></html>"
+    ).encode()
+
+
+def _agency(title: str, heading: str, content: str, *, site: str = " | State DHS") -> PageFacts:
+    body = agency_page(title, heading, content, site=site)
+    return analyse_body(body, "text/html; charset=utf-8", truncated=False)
+
+
+def test_a_short_page_under_a_big_menu_is_not_the_sites_not_found_answer() -> None:
+    """The hotline's 25 words under the site's 480-word menu were "92% alike" the answer
+    to a made-up address: the menu and footer, which every page of the site bears, made
+    the likeness. Its title and heading name the hotline, not the site's "unavailable"."""
+    probe = _agency(
+        "Page Unavailable", "Page Unavailable", UNAVAILABLE_TEXT.format(path="that item")
+    )
+    hotline = _agency("Human Trafficking Hotline", "Human Trafficking Hotline", HOTLINE_TEXT)
+    assert probe_soft404(hotline, probe, 200) is None
+    # A site that gives every page its name for a title: the heading tells them apart.
+    probe = _agency("", "Page Unavailable", UNAVAILABLE_TEXT.format(path="that item"))
+    assert probe_soft404(_agency("", "Human Trafficking Hotline", HOTLINE_TEXT), probe, 200) is None
+
+
+@pytest.mark.parametrize(
+    ("title", "heading", "echo"),
+    [
+        ("Page Unavailable", "Page Unavailable", "/programs/trafficking-hotline"),
+        # The address echoed in the title and heading, as a path or as words of its slug.
+        ("Page Unavailable: {path}", "{path} is unavailable", "/programs/trafficking-hotline"),
+        ("{words} - Page Unavailable", "Page Unavailable", "{words}"),
+        ("Page Unavailable", "No page named {words}", "{words}"),
+    ],
+)
+def test_the_not_found_answer_under_a_big_menu_is_still_a_soft_404(
+    title: str, heading: str, echo: str
+) -> None:
+    """The site's answer for a missing address, in the same frame, at the page's address
+    and at the probe's: the same but for the address it echoes."""
+
+    def answer(path: str, words: str) -> PageFacts:
+        def fill(text: str) -> str:
+            return text.format(path=path, words=words)
+
+        return _agency(fill(title), fill(heading), UNAVAILABLE_TEXT.format(path=fill(echo)))
+
+    page = answer("/programs/trafficking-hotline", "Programs Trafficking Hotline")
+    probe = answer("/programs/linkhealth-probe-x1y2", "Programs Linkhealth Probe X1y2")
+    assert probe_soft404(page, probe, 200) is not None
 
 
 @pytest.mark.parametrize("status", [404, 410, 403, 500, None])

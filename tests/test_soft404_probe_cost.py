@@ -44,11 +44,29 @@ def _reference_similarity(a: str, b: str) -> float:
     return len(sa & sb) / len(sa | sb)
 
 
+#: The probe's name written out as words, as a site may echo it in a title or heading.
+_PROBE_NAME = re.compile(r"linkhealth[\s_-]*probe[\s_-]*[a-z0-9]*")
+
+
+def _reference_label_words(label: str | None) -> set[str]:
+    text = _reference_without_urlish(_PROBE_NAME.sub(" ", stable_text(label or "")))
+    return {word for word in (w.strip(_WORD_EDGES) for w in text.split()) if word}
+
+
+def _reference_labels_agree(page: PageFacts, probe: PageFacts) -> bool:
+    """The page's title and heading hold every word of the probe's."""
+    return all(
+        _reference_label_words(theirs) <= _reference_label_words(mine)
+        for mine, theirs in ((page.title, probe.title), (page.heading, probe.heading))
+    )
+
+
 def _reference_scores(
     page: PageFacts, probe: PageFacts | None, probe_status: int | None
 ) -> dict[int, float | None]:
     """`soft404._probe_score` before it reused anything (both texts read again for every
-    page), for `min_words` 0 (`unverified_shell`) and 5 (`probe_soft404`)."""
+    page), for `min_words` 0 (`unverified_shell`) and 5 (`probe_soft404`); a page whose
+    title or heading lacks words of the probe's is unlike it."""
     if probe is None or probe_status is None or not 200 <= probe_status < 300:
         return {0: None, 5: None}
     if not page.is_html or not probe.is_html:
@@ -57,6 +75,8 @@ def _reference_scores(
     probe_text = _reference_without_urlish(stable_text(probe.text))
     same = page.fingerprint == probe.fingerprint
     score = 1.0 if same else _reference_similarity(page_text, probe_text)
+    if not same and not _reference_labels_agree(page, probe):
+        score = 0.0
     words = min(len(page_text.split()), len(probe_text.split()))
     return {
         min_words: score if words >= min_words and score >= PROBE_SIMILARITY else None
@@ -152,7 +172,8 @@ def test_pages_compared_with_one_probe_get_the_verdicts_of_a_fresh_reading(
 def test_a_probe_is_read_once_and_pages_not_again(monkeypatch: pytest.MonkeyPatch) -> None:
     """A site that answers 200 for anything compared every page with its probe by reading
     both texts afresh: two `stable_text` passes of ~0.6 ms per page on top of the one
-    `analyse_body` made, and the probe's path-like words sorted out again each time."""
+    `analyse_body` made, and the probe's path-like words sorted out again each time. Only
+    a page whose text is alike has its title and heading read (and the probe's, once)."""
     pages = [analyse_body(html_page(n), "text/html", truncated=False) for n in range(20)]
     pages.append(_missing("/a/b/report.pdf"))
     probe = _missing(f"/a/b/{soft404.PROBE_PREFIX}r1e2a3d4")  # a probe no other test made
@@ -174,8 +195,11 @@ def test_a_probe_is_read_once_and_pages_not_again(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(soft404, "_without_urlish", sorting)
     verdicts = [probe_soft404(page, probe, 200) for page in pages]
     assert verdicts[-1] is not None and verdicts.count(None) == 20
-    assert calls == []
-    assert len(sorted_out) == len(pages) + 1  # each page's text, and the probe's once
+    labels = ["Example Agency"] * 4  # the missing page's title and heading, the probe's
+    assert calls == labels
+    assert len(sorted_out) == len(pages) + 1 + len(labels)  # each text, the probe's once
+    assert probe_soft404(pages[-1], probe, 200) is not None  # the probe's are kept
+    assert calls == labels + labels[:2] and len(sorted_out) == len(pages) + 1 + len(labels) + 3
 
 
 # --- the pieces, against their reference on any text ------------------------------------

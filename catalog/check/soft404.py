@@ -13,7 +13,7 @@ than a missed one, which the next signals or a person may still catch):
   says it moved: `forwarding_notice`, `script_redirect`).
 * `page_soft404`: the title, main heading or whole (short) text *is* an error message.
 * `probe_soft404`: the site answers 200 for a path that cannot exist, and this page
-  looks the same as that answer.
+  looks the same as that answer: its text, and its title and heading (`_labels_agree`).
 
 A page that works but that only a person can judge gets a note instead: the shell of a
 script-built site (`unverified_shell`), or a page that showed text and now shows only
@@ -36,6 +36,7 @@ from catalog.check.content import (
     Words,
     analyse_body,
     similar_enough,
+    stable_text,
     title_parts,
     words_up_to,
 )
@@ -709,21 +710,43 @@ def _without_urlish(text: str) -> str:
     return " ".join(kept)
 
 
+#: The probe's name written out as words ("Linkhealth Probe X1y2"), as a site echoes a
+#: slug of the address it was asked for; `_URLISH` drops it as one hyphenated word.
+_PROBE_WORDS = re.compile(r"[\s_-]*".join(PROBE_PREFIX.strip("-").split("-")) + r"[\s_-]*[a-z0-9]*")
+
+
+def _label_words(label: str | None) -> frozenset[str]:
+    """The words of a title or heading, without noise and without the words that echo
+    the address asked for (its path, or the probe's name written out)."""
+    stable = _PROBE_WORDS.sub(" ", stable_text(label)) if label else ""
+    return frozenset(Words(_without_urlish(stable)).words)
+
+
 class _Comparable:
     """A page's text as the probe comparison reads it: without noise or path-like words,
-    counted, and split into words when it is compared."""
+    counted, and split into words when it is compared; and, when its text is alike, the
+    words of its title and heading."""
 
-    __slots__ = ("_words", "count", "text")
+    __slots__ = ("_heading", "_labels", "_title", "_words", "count", "text")
 
     def __init__(self, facts: PageFacts) -> None:
         self.text = _without_urlish(facts.stable_text())
         self.count = self.text.count(" ") + 1 if self.text else 0  # single spaces only
         self._words: Words | None = None
+        # Not `facts`: the probe's, a weak key of `_PROBES`, would never be let go.
+        self._title, self._heading = facts.title, facts.heading
+        self._labels: tuple[frozenset[str], frozenset[str]] | None = None
 
     def words(self) -> Words:
         if self._words is None:
             self._words = Words(self.text)
         return self._words
+
+    def labels(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The words of the title and of the heading (`_label_words`)."""
+        if self._labels is None:
+            self._labels = (_label_words(self._title), _label_words(self._heading))
+        return self._labels
 
 
 #: The probe's `_Comparable`, made once per probe: one probe answers for a whole host, and
@@ -994,7 +1017,20 @@ def _probe_score(
         return None
     same = page.fingerprint == probe.fingerprint
     score = 1.0 if same else similar_enough(mine.words(), theirs.words(), PROBE_SIMILARITY)
-    return score if score is not None and score >= PROBE_SIMILARITY else None
+    if score is None or score < PROBE_SIMILARITY:
+        return None
+    return score if same or _labels_agree(mine, theirs) else None
+
+
+def _labels_agree(page: _Comparable, probe: _Comparable) -> bool:
+    """Whether the page bears the probe's title and heading: each holds every word of the
+    probe's (the page's may add the words of its address, which the site echoes).
+
+    The whole text's likeness is mostly the site's frame when the page says little of its
+    own: a hotline's 25 words under a 480-word menu were "92% alike" the site's answer to
+    a made-up address. The site's answer at the page's address bears that answer's title
+    and heading; a page titled or headed otherwise is a page of the site."""
+    return all(theirs <= mine for mine, theirs in zip(page.labels(), probe.labels(), strict=True))
 
 
 # --- (d) pages that send their visitors on ----------------------------------------------
