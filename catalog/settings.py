@@ -551,7 +551,7 @@ def load_settings(config: str | Path | None = None, *, use_env: bool = True) -> 
         named = settings.database_url if "database_url" in data else None
     if env_db:
         # (A relative SQLite path in the variable is the current folder's, as when opened.)
-        if named and named.strip() and named != _resolve_sqlite(env_db, Path.cwd()):
+        if named and named.strip() and _other_database(named, _resolve_sqlite(env_db, Path.cwd())):
             settings = replace(settings, replaced_database_url=named)
         settings = replace(settings, database_url=env_db)
     defaults_dir = os.environ.get(DEFAULTS_DIR_ENV) if use_env else None
@@ -562,6 +562,18 @@ def load_settings(config: str | Path | None = None, *, use_env: bool = True) -> 
         if not settings.reports_dir.is_absolute():
             settings = replace(settings, reports_dir=base / settings.reports_dir)
     return settings
+
+
+def _other_database(named: str, used: str) -> bool:
+    """Whether `used` is another database than `named`, not the same one spelt otherwise:
+    the file without the password the environment's URL holds (README's scale-out keeps it
+    in /etc/linkhealth.env, mode 0600), another driver (`postgresql` and
+    `postgresql+psycopg`), or the default port. Compared as text, that one database was
+    warned "replaced" in every command and flow run's log, silenced only by writing the
+    secret into the checkout's file."""
+    from catalog.db import database_identity
+
+    return database_identity(named) != database_identity(used)
 
 
 def default_database_url() -> str:

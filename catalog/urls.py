@@ -33,6 +33,9 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import idna
 
 SUPPORTED_SCHEMES = ("http", "https")
+#: The longest host a URL may name: DNS's limit on a name (RFC 1035), under the 255
+#: characters the database keeps of a link's host (`links.host`).
+MAX_HOST_LENGTH = 253
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 #: RFC 3986 unreserved characters: percent-encoding them changes nothing, so they are decoded.
@@ -181,6 +184,13 @@ def _parse(raw: str) -> CheckedUrl | UrlProblem:
     host = _ascii_host(hostname)
     if host is None:
         return UrlProblem(f"the host name {hostname!r} is not a valid domain name")
+    if len(host) > MAX_HOST_LENGTH:
+        # Only an IPv6 literal is let through so long, by its zone id (`[fe80::1%25...]`,
+        # any length): valid, it was synced into `links.host`, which PostgreSQL refused.
+        return UrlProblem(
+            f"the URL's host is {len(host):,} characters long; no server's name or address "
+            f"is over {MAX_HOST_LENGTH}"
+        )
     effective_port = port if port is not None else _DEFAULT_PORTS[scheme]
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != _DEFAULT_PORTS[scheme]:
@@ -234,7 +244,7 @@ def _ascii_host(hostname: str) -> str | None:
     if ":" in hostname:  # IPv6 literal
         return hostname
     if hostname.isascii():
-        ok = _ASCII_HOST.fullmatch(hostname) is not None and len(hostname) <= 253
+        ok = _ASCII_HOST.fullmatch(hostname) is not None and len(hostname) <= MAX_HOST_LENGTH
         if ok and "xn--" in hostname:
             # A malformed label from a hostile redirect: httpx raises when it decodes it.
             labels = hostname.split(".")
@@ -279,7 +289,7 @@ def _emoji_host(hostname: str) -> str | None:
                 return None
             labels.append(_punycode(label))
     host = ".".join(labels)
-    return host if _ASCII_HOST.fullmatch(host) and len(host) <= 253 else None
+    return host if _ASCII_HOST.fullmatch(host) and len(host) <= MAX_HOST_LENGTH else None
 
 
 #: Characters an emoji label holds besides letters, marks, digits and symbols: the

@@ -16,12 +16,16 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import respx
+from sqlalchemy import select
 
+from catalog import store
+from catalog import tables as t
 from catalog.check import check_batch, check_targets
 from catalog.check.checker import MAX_HEADER_CHARS, TEXT_SAMPLE_CHARS
 from catalog.check.content import PageFacts
@@ -52,6 +56,7 @@ from catalog.model import (
 from catalog.outcomes import Outcome, Severity
 from catalog.settings import CheckSettings, HealthSettings
 from catalog.urls import host_of
+from tests.factories import temporary_database
 
 PUBLIC = "93.184.216.34"
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -994,6 +999,25 @@ def test_a_redirect_to_a_punycode_host_httpx_cannot_request_is_a_bad_location(
         obs = check()
     assert obs.outcome is Outcome.REDIRECT_TO_ERROR and location in obs.reason
     assert not caplog.records
+
+
+@respx.mock
+def test_a_redirect_to_a_host_longer_than_any_server_s_is_a_bad_location(
+    tmp_path: Path,
+) -> None:
+    """A Location naming an IPv6 address with a 300-character zone id is not followed: no
+    server is named so. Its host is stored nowhere (the link's is its own URL's; the
+    address is in the reason, text), so recording it works on PostgreSQL too."""
+    location = f"http://[2606:4700::1%25{'a' * 300}]/moved"
+    respx.get(URL).respond(302, headers={"Location": location})
+    obs = check()
+    assert obs.outcome is Outcome.REDIRECT_TO_ERROR
+    assert "characters long; no server" in obs.reason, obs.reason
+    with temporary_database(tmp_path) as engine:
+        store.record_observations(engine, None, [obs], HealthSettings(), now=NOW)
+        with store.read_session(engine) as s:
+            (host, outcome), *more = s.execute(select(t.Link.host, t.Link.outcome)).all()
+    assert (host, outcome, more) == ("example.org", "redirect_to_error", [])
 
 
 @pytest.mark.parametrize("url", ["https://xn--i-7iq.ws/page", "https://i❤.ws/page"])

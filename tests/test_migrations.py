@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Engine, bindparam, inspect, select, text
 
 from catalog import migrate
 from catalog.clock import as_utc
 from catalog.db import existing_database, open_engine
 from catalog.errors import StoreError
-from catalog.tables import Base, Link
+from catalog.tables import Base, Link, UTCDateTime
 from tests.factories import temporary_database_url
 
 
@@ -340,7 +340,10 @@ def test_0022_keeps_each_pruned_count_from_its_start(db_url: str) -> None:
     from catalog.problem_checks import OUTCOME_START, PROBLEM_START, recount
 
     engine = open_engine(db_url, migrate=False)
-    drift, failure = "2026-01-05 02:00:00", "2026-01-02 02:00:00"
+    # Bound as the app binds them (`UTCDateTime`): a text literal was read in the
+    # PostgreSQL session's time zone (a server set to America/New_York).
+    drift, failure = datetime(2026, 1, 5, 2, tzinfo=UTC), datetime(2026, 1, 2, 2, tzinfo=UTC)
+    at = [bindparam(name, type_=UTCDateTime()) for name in ("drift", "failure")]
     with engine.begin() as conn:
         command.upgrade(migrate.alembic_config(conn), "0021")
         # Failing since Jan 2, drifted since Jan 5: 4 checks pruned since the drift, 9
@@ -354,7 +357,7 @@ def test_0022_keeps_each_pruned_count_from_its_start(db_url: str) -> None:
                  " (2, 'https://b.org/', 'b.org', 'ok', 0, 'ok', NULL, :failure, NULL, NULL,"
                  " 6, :failure, 6, :failure),"
                  " (3, 'https://c.org/', 'c.org', 'ok', 0, 'ok', NULL, :failure, NULL, NULL,"
-                 " 0, NULL, 0, NULL)")
+                 " 0, NULL, 0, NULL)").bindparams(*at)
             , {"drift": drift, "failure": failure}
         )  # fmt: skip
     migrate.upgrade(engine)
@@ -365,7 +368,7 @@ def test_0022_keeps_each_pruned_count_from_its_start(db_url: str) -> None:
         outcome = recount(conn, [1, 2, 3], OUTCOME_START)
         starts = {row[0]: row[1] for row in conn.execute(select(Link.id, PROBLEM_START))}
     assert problem == {1: 4, 2: 6} and outcome == {1: 9, 2: 6}
-    assert as_utc(starts[1]) == as_utc(datetime.fromisoformat(drift))
+    assert as_utc(starts[1]) == drift
     assert kept[3] is None
     with engine.begin() as conn:
         command.downgrade(migrate.alembic_config(conn), "0021")

@@ -3,10 +3,10 @@ across the upgrade, the downgrade and prunes, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import BindParameter, Engine, bindparam, select, text
 
 from catalog import migrate, store
 from catalog.clock import as_utc
@@ -17,15 +17,21 @@ from catalog.queries import report_data
 from catalog.retention import prune_observations
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
-from catalog.tables import Link
+from catalog.tables import Link, UTCDateTime
 from catalog.transfer import copy_database
 from tests.factories import T0, days, make_catalog, make_observation, make_resource
 
 #: A link failing since Jan 2 and flapping since Jan 4 (its `flapping_started` event), not
 #: confirmed broken: its row is dated from the flapping, and a prune at 0021 kept the 5
 #: checks it deleted since then in `pruned_checks` and the 8 since the failure in
-#: `pruned_outcome_checks`.
-FAILURE, FLAPPING = "2026-01-02 02:00:00", "2026-01-04 02:00:00"
+#: `pruned_outcome_checks`. Bound as the app binds them (`UTCDateTime`): a text literal
+#: was read in the PostgreSQL session's time zone (a server set to America/New_York).
+FAILURE, FLAPPING = datetime(2026, 1, 2, 2, tzinfo=UTC), datetime(2026, 1, 4, 2, tzinfo=UTC)
+
+
+def _at(name: str) -> BindParameter[datetime]:
+    """The raw SQL's parameter `name`, a UTC time."""
+    return bindparam(name, type_=UTCDateTime())
 
 
 def _old_reader_count(conn: object) -> int:
@@ -62,17 +68,19 @@ def test_a_downgrade_gives_a_flapping_rows_pruned_checks_back(db_url: str) -> No
                  " first_failure_at, last_change_at, flapping, pruned_checks,"
                  " pruned_checks_since, pruned_outcome_checks, pruned_outcome_since)"
                  " VALUES (1, 'https://a.org/', 'a.org', 'suspect', 1, 'not_found', :failure,"
-                 " :failure, :yes, 5, :flapping, 8, :failure)"),
+                 " :failure, :yes, 5, :flapping, 8, :failure)"
+                 ).bindparams(_at("failure"), _at("flapping")),
             {"failure": FAILURE, "flapping": FLAPPING, "yes": True},
         )  # fmt: skip
         conn.execute(
             text("INSERT INTO events (at, kind, link_id, details)"
-                 " VALUES (:flapping, 'flapping_started', 1, '{}')"),
+                 " VALUES (:flapping, 'flapping_started', 1, '{}')"
+                 ).bindparams(_at("flapping")),
             {"flapping": FLAPPING},
         )  # fmt: skip
         before = _old_reader_count(conn)
         start = conn.execute(select(PROBLEM_START).where(Link.__table__.c.id == 1)).scalar_one()
-    assert before == 5 and as_utc(start) == as_utc(datetime.fromisoformat(FLAPPING))
+    assert before == 5 and as_utc(start) == FLAPPING
     migrate.upgrade(engine)
     with engine.begin() as conn:
         command.downgrade(migrate.alembic_config(conn), "0021")

@@ -68,6 +68,30 @@ def test_the_same_database_or_none_in_the_file_is_not_said(
     assert load_settings(config).database_warning is None
 
 
+def test_the_file_naming_the_same_postgresql_database_without_its_password_is_not_warned(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scale-out keeps the password in /etc/linkhealth.env (mode 0600), as the README says;
+    the checkout's linkhealth.toml names the same database without it. Every command (and
+    every flow run's log) warned that LINKHEALTH_DATABASE_URL replaced it: the one
+    database, told apart by its secret (or its driver's spelling, or the default port)."""
+    config = _trial(isolated_cwd, "postgresql+psycopg://lh@db.example:5432/linkhealth")
+    monkeypatch.setenv(
+        "LINKHEALTH_DATABASE_URL", "postgresql+psycopg://lh:s3cret@db.example:5432/linkhealth"
+    )
+    assert load_settings(config).database_warning is None
+    monkeypatch.setenv("LINKHEALTH_DATABASE_URL", "postgresql://lh:s3cret@db.example/linkhealth")
+    assert load_settings(config).database_warning is None
+    # Another database, server or user is still said.
+    for other in (
+        "lh:pw@db.example/trial",
+        "lh:pw@db2.example/linkhealth",
+        "u:pw@db.example/linkhealth",
+    ):
+        monkeypatch.setenv("LINKHEALTH_DATABASE_URL", f"postgresql+psycopg://{other}")
+        assert load_settings(config).database_warning is not None, other
+
+
 @pytest.mark.parametrize(
     "command",
     [

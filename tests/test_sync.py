@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
@@ -267,6 +268,22 @@ def test_an_id_changed_by_hand_keeps_the_resource_its_decisions_and_events(
     assert [e.kind for e in history.events] == ["fields_edited", "added"]
     with pytest.raises(NotFoundError, match="renamed to toolkit/a-renamed"):
         store.find_resource(engine, "a")
+
+
+def test_a_renamed_non_ascii_id_is_named_with_its_new_id(engine: Engine) -> None:
+    """The rename event's JSON holds an accented id as json.dumps writes it
+    ("gu\\u00eda-nacional"): searched for as typed, the old id's lookup found no rename and
+    told to sync "if you added or renamed the entry", which was done."""
+    accented = make_catalog("toolkit", [make_resource("guía-nacional"), make_resource("b")])
+    sync_catalogs(engine, [accented], now=T0)
+    sync_catalogs(engine, [edit(accented, "guía-nacional", id="guia-nacional")], now=days(1))
+
+    with pytest.raises(NotFoundError, match="renamed to toolkit/guia-nacional"):
+        store.find_resource(engine, "guía-nacional")
+    # Typed decomposed (as pasted from a macOS file name), it is the same old id.
+    decomposed = unicodedata.normalize("NFD", "guía-nacional")
+    with pytest.raises(NotFoundError, match="renamed to 'guia-nacional'"):
+        store.find_resource(engine, decomposed, collection="toolkit")
 
 
 def test_a_new_id_is_a_rename_only_when_its_url_pairs_one_removed_entry(

@@ -7,9 +7,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
+from catalog import store
+from catalog import tables as t
 from catalog.settings import CheckSettings
-from catalog.source import load_catalogs
+from catalog.source import load_catalogs, validate_catalog
 from catalog.store import targets_for_check
 from catalog.sync import sync_catalogs
 from catalog.urls import (
@@ -24,7 +27,7 @@ from catalog.urls import (
     tracking_params,
     without_tracking,
 )
-from tests.factories import T0, make_catalog, make_resource, temporary_database
+from tests.factories import T0, make_catalog, make_resource, temporary_database, write_catalog
 
 CANONICAL = [
     # scheme and host case, trailing dot, IDNA
@@ -211,6 +214,45 @@ def test_tracking_params_are_found_and_removed_keeping_the_rest() -> None:
 )
 def test_shorteners_are_recognised_by_host(url: str, expected: bool) -> None:
     assert is_shortener(url) is expected
+
+
+#: An IPv6 address with a zone id of 300 characters: Python's URL parser takes it.
+LONG_ZONE = f"http://[fe80::1%25{'a' * 300}]/x"
+
+
+@pytest.mark.parametrize("url", [LONG_ZONE, f"http://[v1.{'a:' * 150}]/x"])
+def test_a_host_longer_than_any_server_s_is_invalid(url: str) -> None:
+    """Only an IPv6 literal (or a future one) was let through over DNS's 253 characters: a
+    valid URL whose host the database's `links.host` (255) cannot keep."""
+    problem = parse_url(url)
+    assert isinstance(problem, UrlProblem), problem
+    assert "characters long" in problem.reason and "253" in problem.reason
+    assert isinstance(parse_url("http://[fe80::1%25eth0]/x"), CheckedUrl)  # a zone id still is
+    longest = f"https://{'a' * 63}.{'b' * 63}.{'c' * 63}.{'d' * 61}/"  # 253 characters
+    assert isinstance(parse_url(longest), CheckedUrl)
+
+
+def test_a_catalog_validate_passes_is_synced_on_postgresql_too(tmp_path: Path) -> None:
+    """A host over `links.host`'s 255 characters was a CheckedUrl: `catalog validate` said
+    OK, SQLite took it, and on PostgreSQL the whole catalog's sync ended in a traceback
+    (StringDataRightTruncation). It is an invalid_url now, as a too-long host name was
+    already: the entry loads, its link keeps no host, and is reported invalid_url."""
+    catalog = write_catalog(
+        tmp_path / "kit.yaml",
+        [
+            {"id": "v6", "title": "Zone", "url": LONG_ZONE},
+            {"id": "r1", "title": "One", "url": "https://example.org/r1"},
+        ],
+    )
+    report = validate_catalog(catalog)
+    assert not report.problems
+    assert [(w.code, w.field) for w in report.warnings] == [("invalid_url", "url")]
+    assert "characters long" in report.warnings[0].message
+    with temporary_database(tmp_path) as engine:
+        assert sync_catalogs(engine, load_catalogs([catalog]), now=T0).added == 2
+        with store.read_session(engine) as s:
+            hosts = dict(s.execute(select(t.Link.url, t.Link.host)).all())
+    assert hosts == {LONG_ZONE: "", "https://example.org/r1": "example.org"}
 
 
 def test_a_url_in_two_collections_is_checked_once(tmp_path: Path) -> None:

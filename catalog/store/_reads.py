@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -428,14 +429,20 @@ def find_resource(engine: Engine, rid: str, *, collection: str | None = None) ->
 
 def _renamed_to(s: Session, rid: str, collection: str | None) -> str | None:
     """'new-id' (collection/new-id when `collection` was not named) of the entry whose id
-    was `rid` before a rename (a `fields_edited` event for `id`, see `catalog.sync`)."""
+    was `rid` before a rename (a `fields_edited` event for `id`, see `catalog.sync`).
+    The event's JSON text holds a non-ASCII id escaped, as json.dumps writes it
+    ("gu\\u00eda": ensure_ascii), so both spellings are searched for, of each form the id
+    may be typed in (`typed_id_forms`)."""
+    forms = typed_id_forms(rid)
+    spellings = dict.fromkeys(spelt for form in forms for spelt in (form, json.dumps(form)[1:-1]))
+    details_text = t.Event.details.cast(Text)
     query = (
         select(t.Event.details, t.Resource.rid, t.Collection.key)
         .join(t.Resource, t.Resource.id == t.Event.resource_id)
         .join(t.Collection, t.Collection.id == t.Resource.collection_id)
         .where(
             t.Event.kind == "fields_edited",
-            t.Event.details.cast(Text).contains(rid, autoescape=True),
+            or_(*(details_text.contains(spelt, autoescape=True) for spelt in spellings)),
             t.Resource.removed_at.is_(None),
         )
         .order_by(t.Event.id.desc())
@@ -443,7 +450,7 @@ def _renamed_to(s: Session, rid: str, collection: str | None) -> str | None:
     if collection is not None:
         query = query.where(t.Collection.key == collection)
     for details, now_rid, key in s.execute(query):
-        if "id" in (details.get("fields") or ()) and (details.get("old") or {}).get("id") == rid:
+        if "id" in (details.get("fields") or ()) and (details.get("old") or {}).get("id") in forms:
             return repr(now_rid) if collection else f"{key}/{now_rid}"
     return None
 
