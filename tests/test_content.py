@@ -349,6 +349,50 @@ def test_visible_text_excludes_scripts_comments_and_hidden_parts() -> None:
     assert facts(body).text == "Toolkit Visible words"
 
 
+def _detail_page(hidden: str) -> bytes:
+    """A directory's detail page: the not-found notice its script shows when a lookup
+    fails sits first, hidden by an inline style (`hidden`) until then."""
+    return (
+        "<!doctype html><html><head><title>Victim Compensation</title></head><body>"
+        f'<div id="not-found" style="{hidden}"><div><h1>Page not found</h1></div></div>'
+        "<h1>Victim Compensation Program</h1>"
+        "<p>Apply for help with medical bills and counseling.</p></body></html>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        "display: none",
+        "DISPLAY:NONE",
+        "color: red; display : none !important; margin: 0",
+        "display:none;",
+        "visibility: hidden",
+        "Visibility:Hidden ! important",
+    ],
+)
+def test_a_heading_an_inline_style_hides_is_not_the_pages_heading(hidden: str) -> None:
+    """Browsers never show it; read as the heading, it made the page a soft 404 ("the
+    page's main heading says 'Page not found'")."""
+    assert facts(_detail_page(hidden)).heading == "Victim Compensation Program"
+
+
+@pytest.mark.parametrize(
+    "shown",
+    ["display: none-ish", "display: block; --x-display: none", "overflow: hidden", "border: none"],
+)
+def test_a_style_that_hides_nothing_leaves_the_heading(shown: str) -> None:
+    assert facts(_detail_page(shown)).heading == "Page not found"
+
+
+def test_text_an_inline_style_hides_stays_in_the_text_and_its_fingerprint() -> None:
+    """Menus, dialogs and "Loading..." hidden by style are on most pages: taking them out
+    would call every such page changed the night after an upgrade."""
+    hidden = facts(page(f"{BASE}<div style='display:none'>Extra words</div>"))
+    assert "Extra words" in hidden.text
+    assert hidden.fingerprint != facts(page(BASE)).fingerprint
+
+
 @pytest.mark.parametrize(
     ("raw", "content_type"),
     [

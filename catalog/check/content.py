@@ -105,6 +105,12 @@ def analyse_body(
 _HEADINGS_METAS_PASSWORDS = 'h1, meta[http-equiv], input[type="password" i]'
 #: Elements whose text a visitor never reads.
 _INVISIBLE = ["script", "style", "noscript", "template", "iframe", "object"]
+#: An inline style declaration that hides its element (`display: none !important` too, not
+#: `display: none-ish` or `--x-display: none`).
+_HIDING_STYLE = re.compile(
+    r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden)\s*(?:!\s*important\s*)?(?:;|$)",
+    re.IGNORECASE,
+)
 
 
 #: Tags the HTML parser is given at most: a longer page is analysed up to its 20,000th tag,
@@ -149,6 +155,8 @@ def _html_facts(
     for node in tree.css(_HEADINGS_METAS_PASSWORDS):
         tag = node.tag
         if tag == "h1":
+            if _styled_hidden(node):
+                continue  # a notice a script shows when a lookup fails: no heading of the page
             headings.append(node)
             heading = heading or _label(node.text(separator=" "))
         elif tag == "meta":
@@ -194,6 +202,23 @@ def _html_facts(
         ),
         stable_visible,
     )
+
+
+def _styled_hidden(node: LexborNode) -> bool:
+    """Whether an inline style hides `node` or an element around it (below <body>).
+
+    Only headings ask: `[hidden]` and `aria-hidden` leave the text too, but text hidden by
+    style (menus, dialogs, "Loading...") is on most pages, and taking it out of every page's
+    fingerprint would call them all changed the night after an upgrade. A heading is one
+    line: a "Page not found" notice shown when a script's lookup fails, first on a detail
+    page, made that page a soft 404."""
+    at: LexborNode | None = node
+    while at is not None and at.tag not in ("body", "html"):
+        style = at.attributes.get("style")
+        if style and _HIDING_STYLE.search(style) is not None:
+            return True
+        at = at.parent
+    return False
 
 
 # --- the page's own content -------------------------------------------------------------
