@@ -721,6 +721,10 @@ def _reached_row(row: Row, at: datetime, now: datetime) -> Row:
     reached = when(at, now)
     words = reached_words(reached.date)  # as `linkhealth resource` says it
     seen = f"{words[0].upper()}{words[1:]}."
+    if row.priority in (Priority.STALE, Priority.CONTACT) and row.seen:
+        # Why it is to be reviewed (the year it names, a contact gone) comes first: no other
+        # words of the row say it, and its fix asks for a review.
+        seen = f"{row.seen} {seen}"
     return replace(row, seen=seen, reached=reached)
 
 

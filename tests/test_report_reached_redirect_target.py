@@ -88,6 +88,22 @@ def test_an_accepted_redirect_of_a_dated_entry_is_counted_to_review_as_its_group
     assert host.attention == 1
 
 
+def test_a_dated_accepted_redirect_says_why_it_is_to_review(tmp_path: Path) -> None:
+    """It said only "Not checked at its new address yet; reached ...", its fix "Review the
+    entry": the year that files it under "Possibly out of date" was on no page of the
+    report (`linkhealth resource` says it)."""
+    ctx = _report_after_editing_to(tmp_path, NEW, year=2016)
+
+    row = next(r for r in ctx.resources if r.resource_id == "moved")
+    assert row.seen.startswith("The newest year the entry names is 2016"), row.seen
+    assert row.seen.endswith(
+        "Not checked at its new address yet; reached as the redirect target on "
+        f"{days(1):%Y-%m-%d}: OK (200)."
+    )
+    (line,) = [li for li in render_markdown(ctx).splitlines() if "(moved, " in li]
+    assert "2016" in line
+
+
 def test_the_totals_count_an_accepted_redirect_where_the_headline_does(tmp_path: Path) -> None:
     """The headline said "2 OK" while "All resources by outcome" filed the entry under "Not
     checked yet", "Added since the last check" (it was not): one rule, `_headline_part`."""
