@@ -3,7 +3,8 @@
 `open_engine(url)` is the one way in. SQLite gets WAL and a busy timeout so the
 nightly writer and a curator's recheck can overlap, and a wait for another process's
 lock that lasts is said on stderr (`_WaitingConnection`); on PostgreSQL, a wait for
-another writer's advisory lock (`postgresql_write_lock`).
+another writer's advisory lock (`postgresql_write_lock`), and a database not encoded UTF8
+is refused (`_postgresql_utf8`).
 """
 
 from __future__ import annotations
@@ -278,6 +279,9 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     elif engine.dialect.name == "postgresql":
+        # First: before the dialect's own setup on the first connection, which a SQL_ASCII
+        # database crashed.
+        event.listen(engine, "connect", _postgresql_utf8(engine.url), insert=True)
         event.listen(engine, "connect", _postgresql_settings)
         event.listen(engine, "before_cursor_execute", _postgresql_deadline)
     event.listen(engine, "handle_error", _unreachable)
@@ -666,6 +670,36 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+#: The one server encoding linkhealth stores its text in.
+PG_ENCODING = "UTF8"
+
+
+def _postgresql_utf8(url: URL) -> Callable[[Any, Any], None]:
+    """A "connect" listener refusing the database at `url` when its encoding is not UTF8.
+    Catalogs and pages hold text in any language: a LATIN1 database took the schema and
+    ASCII entries, then the first title with an em dash failed its write with
+    UnicodeEncodeError (a sync lost, a night's run left "abandoned"), and a SQL_ASCII one
+    (what `createdb` makes on a cluster initialised under the C/POSIX locale) crashed
+    every command in SQLAlchemy's setup. No round trip: the server reports its encoding
+    as the connection starts."""
+
+    def refuse_other_encodings(dbapi_conn: Any, _record: Any) -> None:
+        info = getattr(dbapi_conn, "info", None)
+        status = getattr(info, "parameter_status", None)
+        encoding = status("server_encoding") if callable(status) else None
+        if not encoding or encoding.upper() == PG_ENCODING:
+            return
+        dbapi_conn.close()  # SQLAlchemy 2.0 leaves a connection its listener refused open
+        raise StoreError(
+            f"database {shown_url(url)} is encoded {encoding}, not {PG_ENCODING}, so it "
+            "cannot store titles and pages in every language: create a UTF8 database "
+            "(createdb -E UTF8 -T template0 NAME) and point --db, LINKHEALTH_DATABASE_URL "
+            "or database_url at it"
+        )
+
+    return refuse_other_encodings
 
 
 #: The first PostgreSQL with `jit` (server_version_num).
