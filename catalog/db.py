@@ -3,7 +3,8 @@
 `open_engine(url)` is the one way in. SQLite gets WAL and a busy timeout so the
 nightly writer and a curator's recheck can overlap, and a wait for another process's
 lock that lasts is said on stderr (`_WaitingConnection`); on PostgreSQL, a wait for
-another writer's advisory lock (`postgresql_write_lock`).
+another writer's advisory lock (`postgresql_write_lock`), and a database not encoded UTF8
+is refused (`_postgresql_utf8`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
@@ -278,6 +279,9 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     elif engine.dialect.name == "postgresql":
+        # First: before the dialect's own setup on the first connection, which a SQL_ASCII
+        # database crashed.
+        event.listen(engine, "connect", _postgresql_utf8(engine.url), insert=True)
         event.listen(engine, "connect", _postgresql_settings)
         event.listen(engine, "before_cursor_execute", _postgresql_deadline)
     event.listen(engine, "handle_error", _unreachable)
@@ -406,6 +410,17 @@ def _unreachable(context: ExceptionContext) -> None:
         raise StoreError(
             f"database {shown_url(engine.url)} {_LOCKED_PAST_DEADLINE}",
             fault=f"database {shown_url(engine.url)} {_LOCKED_PAST_DEADLINE}",
+            locked=True,
+        )
+    if _lock_wait_ended(orig) and not isinstance(orig, sqlite3.Error):
+        held = (
+            f"is locked: another session held a lock on what this write changes for over "
+            f"{PG_LOCK_TIMEOUT_MS // 1000} s (a `psql` session left inside a transaction? end "
+            "it with COMMIT or ROLLBACK)"
+        )
+        raise StoreError(
+            f"database {shown_url(engine.url)} {held}{_KEPT}",
+            fault=f"database {shown_url(engine.url)} {held}",
             locked=True,
         )
     why = _sqlite_unusable(orig)
@@ -668,6 +683,36 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+#: The one server encoding linkhealth stores its text in.
+PG_ENCODING = "UTF8"
+
+
+def _postgresql_utf8(url: URL) -> Callable[[Any, Any], None]:
+    """A "connect" listener refusing the database at `url` when its encoding is not UTF8.
+    Catalogs and pages hold text in any language: a LATIN1 database took the schema and
+    ASCII entries, then the first title with an em dash failed its write with
+    UnicodeEncodeError (a sync lost, a night's run left "abandoned"), and a SQL_ASCII one
+    (what `createdb` makes on a cluster initialised under the C/POSIX locale) crashed
+    every command in SQLAlchemy's setup. No round trip: the server reports its encoding
+    as the connection starts."""
+
+    def refuse_other_encodings(dbapi_conn: Any, _record: Any) -> None:
+        info = getattr(dbapi_conn, "info", None)
+        status = getattr(info, "parameter_status", None)
+        encoding = status("server_encoding") if callable(status) else None
+        if not encoding or encoding.upper() == PG_ENCODING:
+            return
+        dbapi_conn.close()  # SQLAlchemy 2.0 leaves a connection its listener refused open
+        raise StoreError(
+            f"database {shown_url(url)} is encoded {encoding}, not {PG_ENCODING}, so it "
+            "cannot store titles and pages in every language: create a UTF8 database "
+            "(createdb -E UTF8 -T template0 NAME) and point --db, LINKHEALTH_DATABASE_URL "
+            "or database_url at it"
+        )
+
+    return refuse_other_encodings
+
+
 #: The first PostgreSQL with `jit` (server_version_num).
 _PG_JIT_SINCE = 110_000
 
@@ -865,6 +910,14 @@ def _runs_named(runs: list[int], otherwise: str) -> str:
     return f"({named} in progress, see `linkhealth status`)"
 
 
+#: How long a statement of a PostgreSQL write transaction waits for a lock another session
+#: holds on what it writes (a row a `psql` session left inside a transaction updated)
+#: before it fails as locked, with nothing of the transaction written: as long as a SQLite
+#: one waits for its file's lock (`SQLITE_BUSY_TIMEOUT_MS`). Not the wait for another
+#: linkhealth writer's advisory lock (`postgresql_write_lock`), which lasts as long as that
+#: writer writes.
+PG_LOCK_TIMEOUT_MS = SQLITE_BUSY_TIMEOUT_MS
+
 #: How long a PostgreSQL writer waits for another's write lock (`postgresql_write_lock`)
 #: before it says so on stderr, once, and waits on: as long as a SQLite one
 #: (`SQLITE_WAIT_NOTICE_MS`), so the short waits behind a run's batches say nothing.
@@ -884,24 +937,38 @@ def postgresql_write_lock(conn: Connection, key: int) -> None:
     the lock back ahead of it, again and again. The notice comes from a timer thread,
     silenced when the lock is granted or refused. Inside `waiting_until` the blocking call
     fails as locked at the deadline (`_postgresql_deadline`'s `lock_timeout`); a deadline
-    closer than the notice waits without one, as it always did."""
-    params = {"key": key}
-    if conn.execute(sql_text("SELECT pg_try_advisory_xact_lock(:key)"), params).scalar_one():
+    closer than the notice waits without one, as it always did.
+
+    Once it holds the lock, the transaction's other lock waits (for a row another session
+    holds) are bounded by `PG_LOCK_TIMEOUT_MS` (`SET LOCAL lock_timeout`), set with the
+    first try: no round trip more when the lock is free."""
+    params = {"key": key, "timeout": f"{PG_LOCK_TIMEOUT_MS}ms"}
+    # The lock taken and, when it is, the rest of the transaction's lock waits bounded
+    # (`PG_LOCK_TIMEOUT_MS`), in one round trip; CASE runs set_config only once locked.
+    taken = conn.execute(
+        sql_text(
+            "SELECT CASE WHEN pg_try_advisory_xact_lock(:key) "
+            "THEN set_config('lock_timeout', :timeout, true) END"
+        ),
+        params,
+    ).scalar_one()
+    if taken is not None:
         return
     deadline = _DEADLINE.get()
     notice_s = PG_WAIT_NOTICE_MS / 1000
     if deadline is not None and deadline - time.monotonic() <= notice_s:
         conn.execute(sql_text("SELECT pg_advisory_xact_lock(:key)"), params)
-        return
-    notice = _PostgresqlWaitNotice(conn.engine, deadline)
-    timer = threading.Timer(notice_s, notice.say)
-    timer.daemon = True  # a waiter Ctrl-C'd out of a wait never holds the exit up
-    timer.start()
-    try:
-        conn.execute(sql_text("SELECT pg_advisory_xact_lock(:key)"), params)
-    finally:
-        notice.silence()
-        timer.cancel()
+    else:
+        notice = _PostgresqlWaitNotice(conn.engine, deadline)
+        timer = threading.Timer(notice_s, notice.say)
+        timer.daemon = True  # a waiter Ctrl-C'd out of a wait never holds the exit up
+        timer.start()
+        try:
+            conn.execute(sql_text("SELECT pg_advisory_xact_lock(:key)"), params)
+        finally:
+            notice.silence()
+            timer.cancel()
+    conn.execute(sql_text("SELECT set_config('lock_timeout', :timeout, true)"), params)
 
 
 class _PostgresqlWaitNotice:
@@ -929,6 +996,162 @@ class _PostgresqlWaitNotice:
     def silence(self) -> None:
         with self._lock:
             self._silenced = True
+
+
+def postgresql_lock_waits_said(conn: Connection) -> AbstractContextManager[None]:
+    """Around a write transaction holding the write lock (`postgresql_write_lock`): once it
+    has waited `PG_WAIT_NOTICE_MS` for a lock another session holds (a row a `psql`
+    session left inside a transaction updated), say so on stderr, naming that session, as
+    SQLite does (`_WaitingConnection`); `PG_LOCK_TIMEOUT_MS` later the statement fails as
+    locked (`_unreachable`). Such a wait sat silent for as long as the session stayed open.
+    No round trip and no thread of its own: the process's one `_LockWatch` thread looks,
+    from another connection, only at transactions open for `PG_WAIT_NOTICE_MS` already."""
+    info = getattr(conn.connection.dbapi_connection, "info", None)
+    pid = getattr(info, "backend_pid", None)
+    if not isinstance(pid, int):  # a driver that does not say (linkhealth's is psycopg)
+        return nullcontext()
+    return _LOCK_WATCH.watching(conn.engine, pid, _DEADLINE.get())
+
+
+class _Watched:
+    """A write transaction `_LockWatch` looks at: its server process `pid`, when to look
+    next (`due`), the `waiting_until` deadline it runs under, and whether it is over or
+    said (`done`; checked and set under `lock`, so nothing is said once it is over)."""
+
+    def __init__(self, engine: Engine, pid: int, deadline: float | None) -> None:
+        self.engine, self.pid, self.deadline = engine, pid, deadline
+        self.due = time.monotonic() + PG_WAIT_NOTICE_MS / 1000
+        self.lock = threading.Lock()
+        self.done = False
+
+    def look(self) -> None:
+        """Say what the transaction waits for, once, when it waits for another session."""
+        left_ms = PG_LOCK_TIMEOUT_MS
+        if self.deadline is not None:
+            left_ms = int((self.deadline - time.monotonic()) * 1000)
+        if self.done or left_ms <= 0:
+            return
+        blockers = _postgresql_blockers(self.engine, self.pid)
+        if not blockers:
+            return
+        sentence = (
+            f"waiting for the database {shown_url(self.engine.url)}: another session holds a "
+            f"lock on what this write changes ({'; '.join(blockers)}: a `psql` session left "
+            "inside a transaction? end it with COMMIT or ROLLBACK); waiting up to "
+            f"{math.ceil(left_ms / 1000)} s in all..."
+        )
+        with self.lock:
+            if not self.done:
+                log.warning("%s", sentence)
+                self.done = True
+
+    def end(self) -> None:
+        with self.lock:
+            self.done = True
+
+
+class _LockWatch:
+    """One daemon thread per process that looks at each open PostgreSQL write transaction
+    every `PG_WAIT_NOTICE_MS` once it has lasted that long (`_Watched.look`). A write only
+    adds itself to a set: a thread (a timer) per transaction, or waking this one for each,
+    made every write ~0.2 ms (half) slower on a local server. So the thread looks every
+    second (every half `PG_WAIT_NOTICE_MS` when that is shorter: a notice comes 2-3 s into
+    a wait), and ends once no transaction has been open for `_LOCK_WATCH_IDLE_S`; the next
+    write starts another."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._open: set[_Watched] = set()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def watching(self, engine: Engine, pid: int, deadline: float | None) -> Iterator[None]:
+        watched = _Watched(engine, pid, deadline)
+        with self._cond:
+            self._open.add(watched)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="linkhealth-lock-watch", daemon=True
+                )
+                self._thread.start()
+        try:
+            yield
+        finally:
+            watched.end()
+            with self._cond:
+                self._open.discard(watched)
+
+    def _run(self) -> None:
+        try:
+            while (due := self._due()) is not None:
+                for watched in due:
+                    watched.look()
+        finally:  # a bug's exception ends the thread too: the next write starts another
+            with self._cond:
+                if self._thread is threading.current_thread():
+                    self._thread = None
+
+    def _due(self) -> list[_Watched] | None:
+        """The transactions to look at now (each then due again `PG_WAIT_NOTICE_MS`
+        later), once there are any, looking every half `PG_WAIT_NOTICE_MS` (at most a
+        second); None when none has been open for `_LOCK_WATCH_IDLE_S`: the thread ends."""
+        with self._cond:
+            idle_until = time.monotonic() + _LOCK_WATCH_IDLE_S
+            while True:
+                now = time.monotonic()
+                if self._open:
+                    idle_until = now + _LOCK_WATCH_IDLE_S
+                elif now >= idle_until:
+                    self._thread = None
+                    return None
+                due = [w for w in self._open if w.due <= now]
+                if due:
+                    for watched in due:
+                        watched.due = now + PG_WAIT_NOTICE_MS / 1000
+                    return due
+                self._cond.wait(min(PG_WAIT_NOTICE_MS / 2000, 1.0))
+
+
+#: How long `_LockWatch`'s thread stays with no write transaction open before it ends.
+_LOCK_WATCH_IDLE_S = 60
+
+_LOCK_WATCH = _LockWatch()
+
+
+def _new_lock_watch_after_fork() -> None:
+    """In a forked child: a watch of its own (the parent's thread is not in the child, and
+    its condition may have been held as it forked)."""
+    global _LOCK_WATCH
+    _LOCK_WATCH = _LockWatch()
+
+
+os.register_at_fork(after_in_child=_new_lock_watch_after_fork)
+
+
+def _postgresql_blockers(engine: Engine, pid: int) -> list[str]:
+    """The sessions whose locks server process `pid` waits for, each as "session 4242
+    (psql, idle in transaction)" (what `pg_stat_activity` shows this role of it), read on
+    a connection of their own within a second; [] when it waits for none, or they cannot
+    be read."""
+    try:
+        with engine.connect() as conn, conn.begin():
+            conn.execute(sql_text("SET LOCAL statement_timeout = 1000"))
+            rows = conn.execute(
+                sql_text(
+                    "SELECT b.pid, b.application_name, b.state FROM pg_stat_activity AS w "
+                    "CROSS JOIN LATERAL unnest(pg_blocking_pids(w.pid)) AS blocker(pid) "
+                    "JOIN pg_stat_activity AS b ON b.pid = blocker.pid "
+                    "WHERE w.pid = :pid AND w.wait_event_type = 'Lock' ORDER BY b.pid"
+                ),
+                {"pid": pid},
+            ).all()
+    except Exception:  # only a notice: the wait goes on regardless, bounded by lock_timeout
+        return []
+    named = []
+    for blocker, application, state in rows:
+        detail = ", ".join(part for part in (application, state) if part)
+        named.append(f"session {blocker} ({detail})" if detail else f"session {blocker}")
+    return named
 
 
 def _postgresql_waiting_for(engine: Engine, left_ms: int | None) -> str:

@@ -4,20 +4,21 @@ every part of the store uses."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Insert, Table, func, text
 from sqlalchemy.orm import Session
 
 from catalog import tables as t
-from catalog.db import postgresql_write_lock
+from catalog.db import postgresql_lock_waits_said, postgresql_write_lock
 
 
 @contextmanager
 def write_session(engine: Engine) -> Iterator[Session]:
     """One write transaction: commit on success, roll back on error."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
+        waits_said: AbstractContextManager[None] = nullcontext()
         if engine.dialect.name == "sqlite":
             # Take the write lock now: a deferred transaction that reads first fails with
             # "database is locked" when it tries to upgrade while another writer holds it.
@@ -26,9 +27,12 @@ def write_session(engine: Engine) -> Iterator[Session]:
             # The same one-writer-at-a-time rule: link state is read, recomputed in Python and
             # written back, so two overlapping writers (a recheck during the nightly run)
             # would otherwise lose one's update. Released at commit or rollback; a long wait
-            # for it is said on stderr, as SQLite's is.
+            # for it is said on stderr, as SQLite's is, and so is one for a row another
+            # session (a `psql` left inside a transaction) holds, which fails after 30 s.
             postgresql_write_lock(session.connection(), PG_WRITE_LOCK)
-        yield session
+            waits_said = postgresql_lock_waits_said(session.connection())
+        with waits_said:
+            yield session
 
 
 def ensure_writable(engine: Engine) -> None:
