@@ -250,7 +250,7 @@ def _diff(path: Path, text: str, new_text: str) -> str:
     """The unified diff of the edit, found among the lines between the first and the last
     that differ: difflib compares all 160,000 lines of a 20,000-entry catalog in seconds
     to tens of seconds, though an edit changes a handful."""
-    old, new = text.splitlines(keepends=True), new_text.splitlines(keepends=True)
+    old, new = _lines(text), _lines(new_text)
     same = 0
     shortest = min(len(old), len(new))
     while same < shortest and old[same] == new[same]:
@@ -267,6 +267,15 @@ def _diff(path: Path, text: str, new_text: str) -> str:
     if not start:
         return diff
     return _HUNK.sub(lambda m: f"@@ -{int(m[1]) + start}{m[2]}{int(m[3]) + start}{m[4]}", diff)
+
+
+#: A line as a file's lines are numbered (the loader's and an editor's): it ends at LF only,
+#: not at a LINE SEPARATOR in a title (`str.splitlines` would split there).
+_LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
+
+
+def _lines(text: str) -> list[str]:
+    return _LINE.findall(text)
 
 
 # --- files, locks and validation ---------------------------------------------------------------
