@@ -741,8 +741,19 @@ def _editable(
         ),
         None,
     )
-    words = ["linkhealth", "sync", *command_options(settings).words, "--catalog"]
-    sync = shlex.join([*words, str(moved)]) if moved else shlex.join(words) + " NEW-PATH"
+    words = ["linkhealth", "sync", *command_options(settings).words]
+    if moved:
+        fix = f"`{shlex.join([*words, '--catalog', str(moved)])}` syncs it from where it is now"
+    else:
+        # A file's name is its collection's key: `sync --catalog` of a renamed file adds
+        # its entries anew, leaving this one behind. Retired by a sync of every configured
+        # catalog, the collection hands its entries over, decisions and all.
+        fix = (
+            f"`{shlex.join(words)} --catalog NEW-PATH` syncs it from where it is now if it "
+            "kept its name; renamed, it is another catalog: once the settings file names it, "
+            f"`{shlex.join(words)}` (without --catalog) moves the entries there with their "
+            "decisions"
+        )
     raise CatalogError(
         [
             Problem(
@@ -752,8 +763,7 @@ def _editable(
                 "file_not_found",
                 f"{_name(resource)} comes from this file, which is no longer there (moved, "
                 f"renamed or deleted since the last sync), so it cannot {doing}; nothing was "
-                f"recorded. `{sync}` syncs the catalog from where it is now; then run this "
-                "again",
+                f"recorded. {fix}; then run this again",
             )
         ]
     )
