@@ -435,11 +435,17 @@ def unignore(
     engine = _writable(settings, clock)
     resource = store.find_resource(engine, rid, collection=collection)
     if not resource.ignored and resource.snoozed_until is None:
-        # Done already (run twice, or by a colleague): nothing to record, nothing wrong.
-        message = (
-            f"{_name(resource)} is neither ignored nor snoozed: nothing to undo (it shows in "
-            "the action queue whenever it needs attention)"
-        )
+        # Done already (run twice, or by a colleague): nothing to record, nothing wrong. Not
+        # refused for a removed entry, as `ignore` is: a set-aside stays with it (for when
+        # it is put back), so an unignore of one is no mistake, and neither is its rerun.
+        if resource.removed_at is not None:
+            where = (
+                f"it was removed from the catalog on {resource.removed_at.date()}, so no "
+                "action queue lists it"
+            )
+        else:
+            where = "it shows in the action queue whenever it needs attention"
+        message = f"{_name(resource)} is neither ignored nor snoozed: nothing to undo ({where})"
         return DecisionResult(resource, UNIGNORE, message)
     decision = store.record_decision(
         engine,
