@@ -22,6 +22,7 @@ import csv
 import difflib
 import functools
 import io
+import itertools
 import re
 import tempfile
 from collections import Counter
@@ -249,7 +250,7 @@ def _diff(path: Path, text: str, new_text: str) -> str:
     """The unified diff of the edit, found among the lines between the first and the last
     that differ: difflib compares all 160,000 lines of a 20,000-entry catalog in seconds
     to tens of seconds, though an edit changes a handful."""
-    old, new = text.splitlines(keepends=True), new_text.splitlines(keepends=True)
+    old, new = _lines(text), _lines(new_text)
     same = 0
     shortest = min(len(old), len(new))
     while same < shortest and old[same] == new[same]:
@@ -266,6 +267,15 @@ def _diff(path: Path, text: str, new_text: str) -> str:
     if not start:
         return diff
     return _HUNK.sub(lambda m: f"@@ -{int(m[1]) + start}{m[2]}{int(m[3]) + start}{m[4]}", diff)
+
+
+#: A line as a file's lines are numbered (the loader's and an editor's): it ends at LF only,
+#: not at a LINE SEPARATOR in a title (`str.splitlines` would split there).
+_LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
+
+
+def _lines(text: str) -> list[str]:
+    return _LINE.findall(text)
 
 
 # --- files, locks and validation ---------------------------------------------------------------
@@ -675,16 +685,77 @@ def _edited_entries_only(old: str, new: str) -> str | None:
     """`old` with only the entries whose data `new` (the whole file's round trip) changed
     written as `new` writes them, each in its own layout (`_as_written_there`): the round
     trip writes every entry anew where it cannot put the file's layout back (an entry
-    indented unlike the rest, a `- # comment` line, a dash alone on its line), which the
-    splice would have left alone had the file let it. None when that cannot be sure: the
-    entries cannot be found, or the result would hold other data or other comments."""
+    indented unlike the rest, a `- # comment` line, a dash alone on its line, a flow list
+    written over several lines, which it writes on one), which the splice would have left
+    alone had the file let it. None when that cannot be sure: the entries cannot be
+    found, or the result would hold other data or other comments.
+
+    A file holding a LINE or PARAGRAPH SEPARATOR or a NEL (U+2028, U+2029, U+0085; pasted
+    from a PDF or Word) is read by libyaml with a private-use character in place of each
+    (`_Separators`), its data as ruamel reads it."""
+    separators = _Separators(old, new)
+    if separators.table is None:
+        return None
+    if separators.table:
+        narrowed = _narrowed(separators.hidden(old), separators.hidden(new), separators.data)
+        return None if narrowed is None else separators.shown(narrowed)
+    return _narrowed(old, new, _libyaml_data)
+
+
+def _libyaml_data(text: str) -> Any:
+    return pyyaml.load(text, Loader=getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader))
+
+
+class _Separators:
+    """LINE and PARAGRAPH SEPARATOR and NEL, which libyaml reads as line breaks and ruamel,
+    inside a value, as characters of it or folded like one (the loader reads such a file
+    with ruamel): in `hidden` text, each is a private-use character neither text uses,
+    which libyaml reads as a character. Same length: every offset stays, and libyaml's
+    places are the entries' places; their data is read from the text itself by ruamel
+    (`data`), which decides what was edited and whether the result holds what the round
+    trip wrote."""
+
+    _SEPARATORS = "\u2028\u2029\x85"
+    _PRIVATE_USE = range(0xE000, 0xF900)
+
+    def __init__(self, *texts: str) -> None:
+        #: None when no stand-ins are free; empty when the texts hold no separator.
+        self.table: dict[int, int] | None = {}
+        self._back: dict[int, int] = {}
+        if not any(c in text for text in texts for c in self._SEPARATORS):
+            return
+        free = (c for c in self._PRIVATE_USE if not any(chr(c) in text for text in texts))
+        stand_ins = list(itertools.islice(free, len(self._SEPARATORS)))
+        if len(stand_ins) < len(self._SEPARATORS):
+            self.table = None
+            return
+        self.table = {ord(c): s for c, s in zip(self._SEPARATORS, stand_ins, strict=True)}
+        self._back = {s: c for c, s in self.table.items()}
+
+    def hidden(self, text: str) -> str:
+        return text.translate(self.table or {})
+
+    def shown(self, text: str) -> str:
+        return text.translate(self._back) if self._back else text
+
+    def data(self, hidden: str) -> Any:
+        """The data of the text `hidden` stands for, as ruamel reads it."""
+        readable, hold = held_tabs(self.shown(hidden))
+        if hold is not None:
+            raise ValueError("a tab inside a plain value")  # rare enough to go whole
+        return YAML(typ="safe", pure=True).load(readable)
+
+
+def _narrowed(old: str, new: str, load: Callable[[str], Any]) -> str | None:
+    """`_edited_entries_only`, the data of a text read by `load`."""
     before, after = yaml_splice.spans(old), yaml_splice.spans(new)
-    loader = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
     try:
-        was, now = pyyaml.load(old, Loader=loader), pyyaml.load(new, Loader=loader)
-    except (pyyaml.YAMLError, ValueError, RecursionError):
+        was, now = load(old), load(new)
+    except (pyyaml.YAMLError, YAMLError, ValueError, RecursionError):
         return None
     if before is None or after is None or len(before) != len(after):
+        return None
+    if not isinstance(was, dict) or not isinstance(now, dict):
         return None
     old_entries, new_entries = was.get("resources"), now.get("resources")
     if not isinstance(old_entries, list) or not isinstance(new_entries, list):
@@ -697,7 +768,12 @@ def _edited_entries_only(old: str, new: str) -> str | None:
     for span, respan, data, new_data in zip(before, after, old_entries, new_entries, strict=True):
         if data == new_data:
             continue
-        body = _as_written_there(old, span, new, respan, newline)
+        if span.flow != respan.flow:
+            return None
+        if span.flow:  # the entry's `{...}` alone: the list's other lines stay as written
+            body: str | None = new[respan.start : respan.body_end]
+        else:
+            body = _as_written_there(old, span, new, respan, newline)
         if body is None or _comments(body) != _comments(old[span.start : span.body_end]):
             return None  # a comment the round trip moved in or out of the entry
         pieces += [old[done : span.start], body]
@@ -706,8 +782,8 @@ def _edited_entries_only(old: str, new: str) -> str | None:
         return None
     result = "".join(pieces) + old[done:]
     try:
-        same = pyyaml.load(result, Loader=loader) == now
-    except (pyyaml.YAMLError, ValueError, RecursionError):
+        same = load(result) == now
+    except (pyyaml.YAMLError, YAMLError, ValueError, RecursionError):
         return None
     return result if same else None
 

@@ -435,11 +435,17 @@ def unignore(
     engine = _writable(settings, clock)
     resource = store.find_resource(engine, rid, collection=collection)
     if not resource.ignored and resource.snoozed_until is None:
-        # Done already (run twice, or by a colleague): nothing to record, nothing wrong.
-        message = (
-            f"{_name(resource)} is neither ignored nor snoozed: nothing to undo (it shows in "
-            "the action queue whenever it needs attention)"
-        )
+        # Done already (run twice, or by a colleague): nothing to record, nothing wrong. Not
+        # refused for a removed entry, as `ignore` is: a set-aside stays with it (for when
+        # it is put back), so an unignore of one is no mistake, and neither is its rerun.
+        if resource.removed_at is not None:
+            where = (
+                f"it was removed from the catalog on {resource.removed_at.date()}, so no "
+                "action queue lists it"
+            )
+        else:
+            where = "it shows in the action queue whenever it needs attention"
+        message = f"{_name(resource)} is neither ignored nor snoozed: nothing to undo ({where})"
         return DecisionResult(resource, UNIGNORE, message)
     decision = store.record_decision(
         engine,
@@ -741,8 +747,19 @@ def _editable(
         ),
         None,
     )
-    words = ["linkhealth", "sync", *command_options(settings).words, "--catalog"]
-    sync = shlex.join([*words, str(moved)]) if moved else shlex.join(words) + " NEW-PATH"
+    words = ["linkhealth", "sync", *command_options(settings).words]
+    if moved:
+        fix = f"`{shlex.join([*words, '--catalog', str(moved)])}` syncs it from where it is now"
+    else:
+        # A file's name is its collection's key: `sync --catalog` of a renamed file adds
+        # its entries anew, leaving this one behind. Retired by a sync of every configured
+        # catalog, the collection hands its entries over, decisions and all.
+        fix = (
+            f"`{shlex.join(words)} --catalog NEW-PATH` syncs it from where it is now if it "
+            "kept its name; renamed, it is another catalog: once the settings file names it, "
+            f"`{shlex.join(words)}` (without --catalog) moves the entries there with their "
+            "decisions"
+        )
     raise CatalogError(
         [
             Problem(
@@ -752,8 +769,7 @@ def _editable(
                 "file_not_found",
                 f"{_name(resource)} comes from this file, which is no longer there (moved, "
                 f"renamed or deleted since the last sync), so it cannot {doing}; nothing was "
-                f"recorded. `{sync}` syncs the catalog from where it is now; then run this "
-                "again",
+                f"recorded. {fix}; then run this again",
             )
         ]
     )

@@ -377,6 +377,9 @@ class Span:
     body_end: int
     #: The next entry's `start`, or the line the list ends on.
     end: int
+    #: An entry of a flow list (`resources: [{...}, {...}]`): the span is the entry's
+    #: text alone, from its first character to its last (`}`), without the comma after it.
+    flow: bool = False
 
 
 #: A line holding a dash and maybe a comment: an entry written on the lines below.
@@ -386,8 +389,8 @@ _DASH_ABOVE = re.compile(r"( *)-[ \t]*(?:#[^\n]*)?\r?\n?")
 def spans(text: str) -> list[Span] | None:
     """Where each entry of `text`'s `resources` list is written, for any block layout the
     parser reads (entries indented by four, `- # comment`, a dash alone, anchors shared
-    between entries); None when `text` is no such catalog or an entry's dash cannot be
-    found plainly."""
+    between entries) and for a flow list (`Span.flow`); None when `text` is no such
+    catalog or an entry's dash cannot be found plainly."""
     loader = _Loader(text)
     try:
         return _spans(text, loader.get_event)
@@ -409,8 +412,10 @@ def _spans(text: str, get: Any) -> list[Span] | None:
         if key.value != "resources":
             _skip(value, get)
             continue
-        if not isinstance(value, _SequenceStart) or value.flow_style:
+        if not isinstance(value, _SequenceStart):
             raise _Unsure
+        if value.flow_style:
+            return _flow_spans(text, get)
         found: list[Span] = []
         column: int | None = None
         while True:
@@ -433,6 +438,20 @@ def _spans(text: str, get: Any) -> list[Span] | None:
             if found:
                 found[-1] = _ended(found[-1], start)
             found.append(Span(start, mark.index, mark.column, first, body_end, body_end))
+
+
+def _flow_spans(text: str, get: Any) -> list[Span]:
+    """`spans` of a flow list's entries: each from its first character (an anchor or tag
+    included) to its last, wherever the lines of the list break."""
+    found: list[Span] = []
+    while True:
+        event = get()
+        if isinstance(event, _SequenceEnd):
+            return found
+        mark = event.start_mark
+        last = _skip(event, get)
+        first = text.rfind("\n", 0, mark.index) + 1
+        found.append(Span(mark.index, mark.index, mark.column, first, last, last, flow=True))
 
 
 def _ended(span: Span, end: int) -> Span:

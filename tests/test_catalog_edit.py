@@ -197,6 +197,28 @@ def test_dry_run_returns_the_diff_without_writing(commented: Path) -> None:
     assert [p.name for p in commented.parent.iterdir()] == ["commented.yaml"]
 
 
+def test_the_diff_numbers_and_shows_lines_as_the_file_has_them(tmp_path: Path) -> None:
+    """A title pasted from a PDF may hold U+2028 (LINE SEPARATOR): a line of the file, not
+    two lines of the diff, which numbered every later line one too low."""
+    path = tmp_path / "kit.yaml"
+    text = (
+        "resources:\n- id: a\n  title: A\u2028B\n  url: http://a.example/\n"
+        "- id: b\n  title: B\n  url: http://b.example/\n"
+    )
+    path.write_bytes(text.encode())
+
+    result = apply_edits(path, [FieldEdit("b", "url", "http://b2.example/")], dry_run=True)
+
+    assert result.diff.split("\n")[2:-1] == [
+        "@@ -4,4 +4,4 @@",
+        "   url: http://a.example/",
+        " - id: b",
+        "   title: B",
+        "-  url: http://b.example/",
+        "+  url: http://b2.example/",
+    ]
+
+
 def test_unknown_resource_id_raises_not_found_and_leaves_the_file(commented: Path) -> None:
     before = commented.read_bytes()
 

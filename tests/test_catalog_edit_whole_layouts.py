@@ -107,6 +107,84 @@ def test_an_edit_the_entries_cannot_be_found_for_is_written_as_the_round_trip_wr
     assert publishers == {"a": "Other", "d": None, "e": None, "f": "Polaris"}
 
 
+FLOW = (
+    "collection:\n  title: T\n"
+    "resources: [\n"
+    "  {id: a, title: A, url: https://a.example.org/x},  # c1\n"
+    "  {id: b, title: B,\n"
+    "   url: https://b.example.org/x},\n"
+    "  {id: c, title: C, url: https://c.example.org/x}\n"
+    "]\n"
+)
+#: A JSON catalog saved as `.yaml`: a flow mapping holding a flow list.
+JSON = (
+    '{"collection": {"title": "T"},\n'
+    ' "resources": [\n'
+    '  {"id": "a", "title": "A", "url": "https://a.example.org/x"},\n'
+    '  {"id": "b", "title": "B", "url": "https://b.example.org/x"},\n'
+    '  {"id": "c", "title": "C", "url": "https://c.example.org/x"}\n'
+    " ]\n"
+    "}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "old", "new"),
+    [
+        (
+            FLOW,
+            "  {id: b, title: B,\n   url: https://b.example.org/x},\n",
+            "  {id: b, title: B, url: https://b.example.org/new},\n",
+        ),
+        (
+            JSON,
+            '  {"id": "b", "title": "B", "url": "https://b.example.org/x"},\n',
+            '  {"id": "b", "title": "B", "url": "https://b.example.org/new"},\n',
+        ),
+    ],
+    ids=["flow", "json"],
+)
+def test_a_flow_resources_list_over_several_lines_keeps_the_other_entries_lines(
+    tmp_path: Path, text: str, old: str, new: str
+) -> None:
+    """The round trip writes a flow list on one line, its comments on lines of their own:
+    only the edited entry's `{...}` is taken from it."""
+    path = tmp_path / "flow.yaml"
+    path.write_text(text)
+
+    result = apply_edits(path, [FieldEdit("b", "url", "https://b.example.org/new")])
+
+    assert path.read_text() == text.replace(old, new)
+    assert {r.id: r.url for r in load_catalog(path).resources}["b"] == "https://b.example.org/new"
+    changed = [line for line in result.diff.splitlines() if line[:1] in "+-"]
+    assert not any("a.example.org" in line or "c.example.org" in line for line in changed)
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"], ids=["LS", "PS", "NEL"])
+def test_a_line_separator_in_another_entrys_plain_title_leaves_that_entry_as_written(
+    tmp_path: Path, separator: str
+) -> None:
+    """A title pasted from a PDF may hold U+2028 (LINE SEPARATOR), which libyaml reads as a
+    line break and ruamel as a character of the title: the file goes the whole way, and
+    the round trip wrote `b`'s title anew, quoted over two lines."""
+    b_title = f"    title: B{separator}line\n"
+    text = (
+        HEAD + "  - id: a\n    title: A\n    url: https://a.example.org/x\n"
+        "  - id: b\n" + b_title + "    url: https://b.example.org/x\n"
+        "  - id: c\n    title: 'C\u2029  para'\n    url: https://c.example.org/x\n"
+    )
+    path = tmp_path / "kit.yaml"
+    path.write_bytes(text.encode())
+
+    result = apply_edits(path, [FieldEdit("a", "url", "https://a.example.org/new")])
+
+    assert path.read_bytes().decode() == text.replace("a.example.org/x", "a.example.org/new")
+    assert [line for line in result.diff.splitlines() if line[:1] in "+-"][2:] == [
+        "-    url: https://a.example.org/x",
+        "+    url: https://a.example.org/new",
+    ]
+
+
 # --- generated layouts -------------------------------------------------------------------------
 
 

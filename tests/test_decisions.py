@@ -281,6 +281,26 @@ def test_an_entry_removed_from_the_catalog_cannot_be_set_aside(
     assert store.resource_history(engine, "a").decisions == ()
 
 
+def test_unignoring_a_removed_entry_with_nothing_set_aside_does_not_promise_the_queue(
+    engine: Engine, settings: Settings, catalog_file: Path
+) -> None:
+    """A removed entry is in no action queue; a set-aside stays with it, so unignoring one
+    is no mistake, and its rerun with nothing left to end says what is so."""
+    decisions.ignore(settings, "a", reason="login wall", clock=Ticker(days(1)))
+    write_catalog(catalog_file, [{"id": "b", "title": "Portal", "url": "https://example.org/b"}])
+    sync_catalogs(engine, load_catalogs([catalog_file]), now=days(2))
+
+    ended = decisions.unignore(settings, "a", clock=Ticker(days(3)))
+    again = decisions.unignore(settings, "a", clock=Ticker(days(3)))
+
+    assert ended.decision is not None and "no longer ignored (login wall)" in ended.message
+    assert again.decision is None
+    assert again.message.endswith(
+        f"is neither ignored nor snoozed: nothing to undo (it was removed from the catalog "
+        f"on {days(2).date()}, so no action queue lists it)"
+    )
+
+
 def test_snoozed_and_ignored_resources_are_still_checked(
     engine: Engine, settings: Settings
 ) -> None:

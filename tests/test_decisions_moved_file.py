@@ -86,3 +86,35 @@ def test_the_command_exits_non_zero_and_says_so_on_stderr(
     assert "database only" not in result.output
     assert f"{old}: " in result.stderr and "linkhealth sync" in result.stderr
     assert "reviewed_at" not in new.read_text()
+
+
+def test_a_renamed_file_is_refused_with_the_sync_that_hands_its_entries_over(
+    tmp_path: Path,
+) -> None:
+    """A file's name is its collection: `sync --catalog NEW-PATH` of a renamed file adds its
+    entries anew and leaves the refused one behind. A sync of every configured catalog
+    retires the old collection and moves its entries, decisions and all."""
+    old = write_catalog(
+        tmp_path / "toolkit.yaml", [{"id": "a", "title": "Guide", "url": "https://example.org/a"}]
+    )
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, load_catalogs([old]), now=T0)
+        new = old.rename(tmp_path / "psp-toolkit.yaml")
+        settings = settings_for(engine, [tmp_path])
+
+        with pytest.raises(CatalogError) as refused:
+            decisions.mark_reviewed(settings, "a", clock=Ticker(days(1)))
+        (problem,) = refused.value.problems
+        assert "--catalog NEW-PATH` syncs it from where it is now if it kept its name" in (
+            problem.message
+        )
+        assert "renamed, it is another catalog: once the settings file names it, `linkhealth" in (
+            problem.message
+        )
+        assert "(without --catalog) moves the entries there" in problem.message
+
+        # As it says: every configured catalog synced, the entry is edited in the new file.
+        sync_catalogs(engine, load_catalogs([tmp_path]), now=days(1), retire_unlisted=True)
+        result = decisions.mark_reviewed(settings, "a", clock=Ticker(days(2)))
+        assert f"reviewed_at: {days(2).date()}\n" in new.read_text()
+        assert result.decision is not None
