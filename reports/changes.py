@@ -138,9 +138,13 @@ def changes_since(
     redirect_checks = {
         (e.link_id, e.at) for e in data.changes if _unsteady_kind(unsteady, e) == REDIRECT
     }
+    # A page whose content and title both change at every read is told so in one item, at
+    # the check its content is found so: its title's verdict there says "and title".
     titles_too = {(e.link_id, e.at) for e in data.changes if _unsteady_kind(unsteady, e) == TITLE}
-    content_unsteady = {
-        (e.link_id, e.at) for e in data.changes if _unsteady_kind(unsteady, e) == CONTENT
+    content_told = {
+        (e.link_id, e.at)
+        for e in data.changes
+        if _unsteady_kind(unsteady, e) == CONTENT and unsteady[e.id].first
     }
     # A link's redirect, final address, title, type and redirect outcome where the window
     # began and where it ended: a redirect that came and went (or went and came back) is no
@@ -197,9 +201,11 @@ def changes_since(
         check = (event.link_id, event.at)
         placed: tuple[str, str, str | None, str | None] | None
         if verdict is not None:
-            if not verdict.first or (verdict.kind == TITLE and check in content_unsteady):
+            if not verdict.first or (verdict.kind == TITLE and check in content_told):
                 continue  # unsteady since before it, or told with its content
-            placed = "unsteady", _unsteady_summary(verdict, check in titles_too), None, None
+            # Of a title alone (an A/B test of it), "Its title": the content never changed.
+            title_too = verdict.kind == CONTENT and check in titles_too
+            placed = "unsteady", _unsteady_summary(verdict, title_too), None, None
         elif check in redirect_checks and event.kind in ("redirect_changed", "final_url_changed"):
             continue
         else:
@@ -969,7 +975,8 @@ NOT_LISTED = (
 
 
 def _unsteady_summary(verdict: Unsteady, title_too: bool) -> str:
-    """The one item of a page found changing at every read (`verdict.first`)."""
+    """The one item of a page found changing at every read (`verdict.first`): its content,
+    its title, or both (`title_too`, of a content verdict whose check changed the title)."""
     if verdict.kind == REDIRECT:
         return _unsteady_redirect(verdict, None)
     what = "Its content and title" if title_too else f"Its {verdict.kind}"

@@ -211,3 +211,19 @@ def test_a_rotating_block_that_keeps_its_items_one_night_is_not_said_anew(
     assert [len(items) for items in said] == [0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1]
     assert "changed at each of its last 3 reads" in said[3][0]
     assert "Content changed" in said[-1][0]
+
+
+def test_a_page_whose_title_alone_changes_at_every_read_is_not_said_to_change_its_content(
+    engine: Engine,
+) -> None:
+    """A title under A/B test, the same content every night: its item said "Its content
+    and title changed at each of its last 3 reads", though the content never changed."""
+    titles = ("Report on Trafficking | Agency", "Report on trafficking - Agency")
+    said = [
+        items_of(night(engine, n, [page(TICKER, days(n), 1, title=titles[n % 2])]), "partners")
+        for n in range(1, 6)
+    ]
+    assert [len(items) for items in said] == [0, 1, 1, 1, 0]
+    summary = said[3][0].partition("(partners): ")[2]
+    assert summary.startswith("Its title changed at each of its last 3 reads"), summary
+    assert "content" not in summary.lower(), summary
