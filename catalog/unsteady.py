@@ -1,5 +1,5 @@
 """News that would repeat every night, told once: a page whose content (or title) changes
-at every read, a permanent redirect that comes and goes.
+at every read, a permanent redirect that comes and goes (or leads elsewhere by turns).
 
 A rotating news block was "Content changed" each night, a site that answered 301 on odd
 nights "Now redirects permanently" and "No longer redirects permanently" by turns for
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -29,8 +29,9 @@ from catalog.tables import Event, Link, Observation
 
 #: Changes at this many reads in a row make a page one that changes at every read.
 READS_IN_A_ROW = 3
-#: A permanent redirect that came or went this many times within `REDIRECT_WINDOW_DAYS`
-#: comes and goes: twice is news (it came, it went), the third time says it is unsteady.
+#: A permanent redirect that came, went or led elsewhere this many times within
+#: `REDIRECT_WINDOW_DAYS` comes and goes: twice is news (it came, it went), the third time
+#: says it is unsteady.
 REDIRECT_CHANGES = 3
 REDIRECT_WINDOW_DAYS = 14
 
@@ -49,6 +50,8 @@ _READS_SPAN = timedelta(days=7 * _READS_KEPT)
 _REPLACED_FACTOR = 2
 _CHUNK = 500
 _MOVED = Outcome.REDIRECTED_PERMANENT.value
+#: Events of a redirect that now leads elsewhere (`redirect_change`).
+_TARGET_KINDS = ("redirect_changed", "final_url_changed")
 #: Outcomes whose check read the page (or its redirect's target).
 _READ_OUTCOMES = tuple(o.value for o in Outcome if o.severity in (Severity.OK, Severity.UPDATE))
 
@@ -141,6 +144,18 @@ def moved_in_or_out(details: Mapping[str, object]) -> bool:
     return _MOVED in (details.get("old"), details.get("new"))
 
 
+def redirect_change(kind: str, details: Mapping[str, object]) -> bool:
+    """Whether an event changes a link's redirect: a permanent one coming or going, or a
+    redirect that leads elsewhere (its first hop or final address, from one to another).
+    Two servers behind a balancer that send the link to /report-a and /report-b by turns
+    were "Now leads somewhere else" every night: such a change counts as a coming does."""
+    if kind == "outcome_changed":
+        return moved_in_or_out(details)
+    if kind in _TARGET_KINDS:
+        return details.get("old") is not None and details.get("new") is not None
+    return False
+
+
 class _Event(Protocol):
     """What of an event the judgement needs (`queries.EventRow` has more)."""
 
@@ -158,8 +173,9 @@ class _Event(Protocol):
 
 def unsteady_news(session: Session, events: Sequence[_Event]) -> dict[int, Unsteady]:
     """The window's `events` (oldest first) that change an unsteady link, by id: content
-    and title changes at each of the link's last reads, a permanent redirect's comings and
-    goings (`outcome_changed`)."""
+    and title changes at each of the link's last reads, a permanent redirect's comings,
+    goings and changes of target (`redirect_change`). Of the events of one check (its first
+    hop and final address changed together), only the first is `first`: one item."""
     found: dict[int, Unsteady] = {}
     for kind, event_kind, column in (
         (CONTENT, "content_changed", Observation.fingerprint),
@@ -179,24 +195,27 @@ def unsteady_news(session: Session, events: Sequence[_Event]) -> dict[int, Unste
             verdict = judge_reads(kind, reads[link], changed[link], at)
             if verdict is not None:
                 found[e.id] = verdict
-    moves = [e for e in events if e.kind == "outcome_changed" and moved_in_or_out(e.details)]
+    moves = [e for e in events if redirect_change(e.kind, e.details)]
     if moves:
         links = sorted({e.link_id for e in moves if e.link_id is not None})
         since = min(as_utc(e.at) for e in moves) - timedelta(days=2 * REDIRECT_WINDOW_DAYS + 1)
         times = _redirect_times(session, links, since)
+        told: set[tuple[int, datetime]] = set()
         for e in moves:
-            verdict = judge_redirect(times[e.link_id or 0], as_utc(e.at))
+            check = (e.link_id or 0, as_utc(e.at))
+            verdict = judge_redirect(times[check[0]], check[1])
             if verdict is not None:
-                found[e.id] = verdict
+                found[e.id] = replace(verdict, first=verdict.first and check not in told)
+                told.add(check)
     return found
 
 
 def unsteady_redirects(session: Session, links: Collection[int]) -> dict[int, int]:
-    """Of `links`, those that redirect permanently now, but whose redirect came and went at
-    least `REDIRECT_CHANGES` times within the window up to their last check: link id -> how
-    many times. The queue does not tell the curator to accept a redirect the site keeps
-    undoing; one that stayed at its last `READS_IN_A_ROW` checks since it came is steady
-    again (`steadied_redirects`)."""
+    """Of `links`, those that redirect permanently now, but whose redirect came, went or led
+    elsewhere (`redirect_change`) at least `REDIRECT_CHANGES` times within the window up to
+    their last check: link id -> how many times. The queue does not tell the curator to
+    accept a redirect the site keeps undoing; one that stayed at its last `READS_IN_A_ROW`
+    checks since it came is steady again (`steadied_redirects`)."""
     return _redirect_states(session, links)[0]
 
 
@@ -235,9 +254,10 @@ def _redirect_states(
 
 
 def _stays_redirected(session: Session, came: Mapping[int, datetime]) -> dict[int, datetime]:
-    """Of links redirecting permanently since `came[link]` (its redirect's last coming),
-    those checked `READS_IN_A_ROW` times since, with the check that made it so: each check
-    redirected (a going would be newer), so the site keeps the redirect now."""
+    """Of links redirecting permanently since `came[link]` (its redirect's last coming or
+    change of target), those checked `READS_IN_A_ROW` times since, with the check that made
+    it so: each check redirected there (a going or another target would be newer), so the
+    site keeps the redirect now."""
     checks: dict[int, list[datetime]] = defaultdict(list)
     if came:
         query = select(Observation.link_id, Observation.checked_at).where(
@@ -305,19 +325,16 @@ def _event_times(
 def _redirect_times(
     session: Session, links: Sequence[int], since: datetime
 ) -> dict[int, list[datetime]]:
-    """The times each link's permanent redirect came or went since `since`, oldest first."""
-    times: dict[int, list[datetime]] = defaultdict(list)
+    """The times (checks) each link's permanent redirect came, went or led elsewhere
+    (`redirect_change`) since `since`, oldest first."""
+    times: dict[int, set[datetime]] = defaultdict(set)
     for start in range(0, len(links), _CHUNK):
-        query = (
-            select(Event.link_id, Event.at, Event.details)
-            .where(
-                Event.link_id.in_(links[start : start + _CHUNK]),
-                Event.kind == "outcome_changed",
-                Event.at >= since,
-            )
-            .order_by(Event.at, Event.id)
+        query = select(Event.link_id, Event.kind, Event.at, Event.details).where(
+            Event.link_id.in_(links[start : start + _CHUNK]),
+            Event.kind.in_(("outcome_changed", *_TARGET_KINDS)),
+            Event.at >= since,
         )
-        for link_id, at, details in session.execute(query):
-            if moved_in_or_out(details or {}):
-                times[link_id or 0].append(as_utc(at))
-    return times
+        for link_id, kind, at, details in session.execute(query):
+            if redirect_change(kind, details or {}):
+                times[link_id or 0].add(as_utc(at))
+    return defaultdict(list, {link: sorted(ts) for link, ts in times.items()})

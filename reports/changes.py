@@ -134,7 +134,8 @@ def changes_since(
         e.link_id for e in data.changes if e.kind == "content_changed" and e.id not in unsteady
     }
     # The checks at which a permanent redirect that keeps coming and going came or went:
-    # its first hop and final address changed with it, no more news than its outcome.
+    # its first hop and final address changed with it, no more news than its outcome (one
+    # that led elsewhere has a verdict of its own, `catalog.unsteady.redirect_change`).
     redirect_checks = {
         (e.link_id, e.at) for e in data.changes if _unsteady_kind(unsteady, e) == REDIRECT
     }
@@ -329,7 +330,10 @@ def changes_since(
                 # without the evidence its row gives.
                 where, said = "newly_drifted", _still_drifted(event, said, row)
             if where == "unsteady" and verdict is not None and verdict.kind == REDIRECT:
-                said = _unsteady_redirect(verdict, row.suggested_url)
+                if event.kind == "outcome_changed":
+                    said = _unsteady_redirect(verdict, row.suggested_url)
+                else:
+                    said = _unsteady_target(verdict, row)
             elif _began_redirecting(event) and row.suggested_url:
                 # Where the queue's fix and `accept-redirect` would point (the last
                 # permanent hop's target), not the first hop's or the outcome's label:
@@ -994,6 +998,23 @@ def _unsteady_redirect(verdict: Unsteady, target: str | None) -> str:
         f"Redirects permanently{to} on some nights and not others ({verdict.count} changes in "
         f"{REDIRECT_WINDOW_DAYS} days): the site keeps undoing it, so accept it only once it "
         "stays; its comings and goings are no longer listed here."
+    )
+
+
+def _unsteady_target(verdict: Unsteady, row: Row) -> str:
+    """The one item of a redirect found leading elsewhere by turns (two servers behind a
+    balancer, each with its own target): where it leads is tonight's server's choice."""
+    changes = f"{verdict.count} changes in {REDIRECT_WINDOW_DAYS} days"
+    if row.outcome != Outcome.REDIRECTED_PERMANENT.value:
+        return (
+            f"Its redirect leads to another address on some nights ({changes}): its changes "
+            "of address are no longer listed here."
+        )
+    now = f", now to {row.suggested_url}" if row.suggested_url else ""
+    return (
+        f"Redirects permanently, but to another address on some nights ({changes}{now}): "
+        "the site keeps changing it, so accept it only once it stays; its changes of "
+        "address are no longer listed here."
     )
 
 

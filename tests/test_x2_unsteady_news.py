@@ -227,3 +227,39 @@ def test_a_page_whose_title_alone_changes_at_every_read_is_not_said_to_change_it
     summary = said[3][0].partition("(partners): ")[2]
     assert summary.startswith("Its title changed at each of its last 3 reads"), summary
     assert "content" not in summary.lower(), summary
+
+
+def moved_to(at: datetime, target: str) -> Observation:
+    """A permanent redirect of the guide to `target`."""
+    return make_observation(
+        FLAP,
+        Outcome.REDIRECTED_PERMANENT,
+        at,
+        http_status=200,
+        chain=(Hop(FLAP, 301), Hop(target, 200)),
+        final_url=target,
+        fingerprint=f"sha256:{FLAP}#1",  # the page it read before it moved (`page`)
+        content_length=460,
+        title="Guide",
+    )
+
+
+def test_a_permanent_redirect_alternating_between_two_targets_is_not_news_every_night(
+    engine: Engine,
+) -> None:
+    """Two servers behind a balancer send the old address to /new-a and /new-b by turns:
+    "Now leads somewhere else" every night for weeks, and the queue offered to accept
+    each night's target. It came, it led elsewhere (news), and elsewhere again: said once
+    as unsteady, then quiet; the queue keeps the address until the redirect stays."""
+    targets = (f"{NEW}-a", f"{NEW}-b")
+    night(engine, 1, [page(FLAP, days(1), 1)], report=False)
+    said = {
+        n: items_of(night(engine, n, [moved_to(days(n), targets[n % 2])]), "guide")
+        for n in range(2, 17)
+    }
+    assert "Now redirects permanently" in said[2][0]
+    assert "Now leads somewhere else" in said[3][0]
+    (unsteady,) = said[4]
+    assert "to another address on some nights" in unsteady, unsteady
+    assert {n: items for n, items in said.items() if n > 4 and items} == {}
+    assert "accept-redirect" not in (row(engine, "guide", 16).command or "")
