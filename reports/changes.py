@@ -20,6 +20,7 @@ from catalog.settings import NIGHT_SLACK
 from catalog.sync import set_asides_dropped, set_asides_ended
 from catalog.unsteady import (
     CONTENT,
+    DRIFT,
     READS_IN_A_ROW,
     REDIRECT,
     REDIRECT_WINDOW_DAYS,
@@ -62,8 +63,9 @@ _SECTIONS = (
     ("new_redirects", "New redirects"),
     # A redirect that went: the link answers at its own address again.
     ("redirects_gone", "No longer redirecting"),
-    # A page that changes at every read, a permanent redirect that comes and goes: said
-    # once (`catalog.unsteady`), its later changes of that kind not listed.
+    # A page that changes at every read, a permanent redirect that comes and goes, a page
+    # that matches its entry by turns: said once (`catalog.unsteady`), its later changes
+    # of that kind not listed.
     ("unsteady", "Unsteady links"),
     ("catalog_edits", "Catalog edits"),
 )
@@ -147,6 +149,13 @@ def changes_since(
         for e in data.changes
         if _unsteady_kind(unsteady, e) == CONTENT and unsteady[e.id].first
     }
+    # A page found matching its entry by turns: its content and title changed with it, and
+    # its one item says why ("Its content changed at each read" beside it said less).
+    drift_told = {
+        (e.link_id, e.at)
+        for e in data.changes
+        if _unsteady_kind(unsteady, e) == DRIFT and unsteady[e.id].first
+    }
     # A link's redirect, final address, title, type and redirect outcome where the window
     # began and where it ended: a redirect that came and went (or went and came back) is no
     # news.
@@ -202,8 +211,12 @@ def changes_since(
         check = (event.link_id, event.at)
         placed: tuple[str, str, str | None, str | None] | None
         if verdict is not None:
-            if not verdict.first or (verdict.kind == TITLE and check in content_told):
-                continue  # unsteady since before it, or told with its content
+            if (
+                not verdict.first
+                or (verdict.kind == TITLE and check in content_told)
+                or (verdict.kind in (CONTENT, TITLE) and check in drift_told)
+            ):
+                continue  # unsteady since before it, or told with its content or drift
             # Of a title alone (an A/B test of it), "Its title": the content never changed.
             title_too = verdict.kind == CONTENT and check in titles_too
             placed = "unsteady", _unsteady_summary(verdict, title_too), None, None
@@ -983,6 +996,13 @@ def _unsteady_summary(verdict: Unsteady, title_too: bool) -> str:
     its title, or both (`title_too`, of a content verdict whose check changed the title)."""
     if verdict.kind == REDIRECT:
         return _unsteady_redirect(verdict, None)
+    if verdict.kind == DRIFT:
+        return (
+            f"Its page matches the entry on some nights and not on others ({verdict.count} "
+            f"changes in {REDIRECT_WINDOW_DAYS} days), as when one server of several serves "
+            "another page: it is in the queue on the nights it does not match, and these "
+            "changes are no longer listed here."
+        )
     what = "Its content and title" if title_too else f"Its {verdict.kind}"
     changes = "title changes" if verdict.kind == TITLE else "changes"
     return (
