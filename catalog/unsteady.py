@@ -1,5 +1,6 @@
 """News that would repeat every night, told once: a page whose content (or title) changes
-at every read, a permanent redirect that comes and goes.
+at every read, a permanent redirect that comes and goes (or leads elsewhere by turns), a
+page that stops matching its entry and matches it again by turns.
 
 A rotating news block was "Content changed" each night, a site that answered 301 on odd
 nights "Now redirects permanently" and "No longer redirects permanently" by turns for
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -29,14 +30,16 @@ from catalog.tables import Event, Link, Observation
 
 #: Changes at this many reads in a row make a page one that changes at every read.
 READS_IN_A_ROW = 3
-#: A permanent redirect that came or went this many times within `REDIRECT_WINDOW_DAYS`
-#: comes and goes: twice is news (it came, it went), the third time says it is unsteady.
+#: A permanent redirect that came, went or led elsewhere this many times within
+#: `REDIRECT_WINDOW_DAYS` comes and goes: twice is news (it came, it went), the third time
+#: says it is unsteady. So does a page that drifted from its entry or matched it again.
 REDIRECT_CHANGES = 3
 REDIRECT_WINDOW_DAYS = 14
 
 CONTENT = "content"
 TITLE = "title"
 REDIRECT = "redirect"
+DRIFT = "drift"
 
 #: Reads kept per link to count a streak: a few more than the streak needs.
 _READS_KEPT = 4 * READS_IN_A_ROW
@@ -49,6 +52,10 @@ _READS_SPAN = timedelta(days=7 * _READS_KEPT)
 _REPLACED_FACTOR = 2
 _CHUNK = 500
 _MOVED = Outcome.REDIRECTED_PERMANENT.value
+#: Events of a redirect that now leads elsewhere (`redirect_change`).
+_TARGET_KINDS = ("redirect_changed", "final_url_changed")
+#: The events of a page that stops matching its entry, or matches it again (`judge_drift`).
+_DRIFT_KINDS = ("drift_detected", "drift_cleared")
 #: Outcomes whose check read the page (or its redirect's target).
 _READ_OUTCOMES = tuple(o.value for o in Outcome if o.severity in (Severity.OK, Severity.UPDATE))
 
@@ -61,7 +68,8 @@ class Unsteady:
     #: The event that shows the link unsteady, told once; later ones (False) are quiet.
     first: bool
     #: Reads in a row that changed (content, title), or the redirect's comings and goings
-    #: within `REDIRECT_WINDOW_DAYS` (redirect).
+    #: (redirect), or the page's drifts and matches again (drift), within
+    #: `REDIRECT_WINDOW_DAYS`.
     count: int
 
 
@@ -112,19 +120,51 @@ def judge_reads(
     return Unsteady(kind, len(flags) < 2 or not flags[-2], streak)
 
 
-def redirect_changes(changes: Sequence[datetime], at: datetime) -> int:
-    """The permanent redirect's comings and goings (`changes`) within the window up to `at`."""
+def changes_within(changes: Iterable[datetime], at: datetime) -> int:
+    """The `changes` (a redirect's comings and goings, a page's drifts and matches again)
+    within the window up to `at`."""
     return sum(1 for c in changes if c <= at and not lasted(at - c, REDIRECT_WINDOW_DAYS))
 
 
 def judge_redirect(changes: Sequence[datetime], at: datetime) -> Unsteady | None:
     """The permanent redirect's coming or going at `at`, one of `changes` (all its link's)."""
-    count = redirect_changes(changes, at)
+    count = changes_within(changes, at)
     if count < REDIRECT_CHANGES:
         return None
     before = [c for c in changes if c < at]
-    steady_before = not before or redirect_changes(changes, max(before)) < REDIRECT_CHANGES
+    steady_before = not before or changes_within(changes, max(before)) < REDIRECT_CHANGES
     return Unsteady(REDIRECT, steady_before, count)
+
+
+def judge_drift(
+    flips: Collection[datetime], reads: Sequence[datetime], at: datetime
+) -> Unsteady | None:
+    """The page's drift from its entry, or its match again, at `at` (one of `flips`, all its
+    link's), if it is one of a page that keeps flipping: `REDIRECT_CHANGES` flips within
+    the window, the one before it less than `READS_IN_A_ROW` reads ago (`reads`: the times
+    of the link's reads). One server of two behind a balancer serving the home page made
+    every night news. A page that held its match (or drift) for a few reads and then
+    changes is news as ever, however it flipped before: a drift that stays is a fix to make."""
+
+    def flipping(when: datetime) -> int | None:
+        before = [f for f in flips if f < when]
+        count = changes_within(flips, when)
+        if count < REDIRECT_CHANGES or not before or _held(reads, max(before), when):
+            return None
+        return count
+
+    count = flipping(at)
+    if count is None:
+        return None
+    return Unsteady(DRIFT, flipping(max(f for f in flips if f < at)) is None, count)
+
+
+def _held(reads: Sequence[datetime], since: datetime, at: datetime) -> bool:
+    """Whether the page was read `READS_IN_A_ROW` times from `since` to before `at`; so it
+    is taken where reads from `since` are not known (pruned, or older than those fetched)."""
+    if not reads or since < min(reads):
+        return True
+    return sum(1 for r in reads if since <= r < at) >= READS_IN_A_ROW
 
 
 def replaced(details: Mapping[str, Any]) -> bool:
@@ -139,6 +179,18 @@ def replaced(details: Mapping[str, Any]) -> bool:
 def moved_in_or_out(details: Mapping[str, object]) -> bool:
     """Whether an `outcome_changed` is a permanent redirect coming or going."""
     return _MOVED in (details.get("old"), details.get("new"))
+
+
+def redirect_change(kind: str, details: Mapping[str, object]) -> bool:
+    """Whether an event changes a link's redirect: a permanent one coming or going, or a
+    redirect that leads elsewhere (its first hop or final address, from one to another).
+    Two servers behind a balancer that send the link to /report-a and /report-b by turns
+    were "Now leads somewhere else" every night: such a change counts as a coming does."""
+    if kind == "outcome_changed":
+        return moved_in_or_out(details)
+    if kind in _TARGET_KINDS:
+        return details.get("old") is not None and details.get("new") is not None
+    return False
 
 
 class _Event(Protocol):
@@ -158,8 +210,10 @@ class _Event(Protocol):
 
 def unsteady_news(session: Session, events: Sequence[_Event]) -> dict[int, Unsteady]:
     """The window's `events` (oldest first) that change an unsteady link, by id: content
-    and title changes at each of the link's last reads, a permanent redirect's comings and
-    goings (`outcome_changed`)."""
+    and title changes at each of the link's last reads, a permanent redirect's comings,
+    goings and changes of target (`redirect_change`), and a page's drifts and matches again
+    by turns (`judge_drift`). Of the events of one check (its first hop and final address
+    changed together, a drift from two entries), only the first is `first`: one item."""
     found: dict[int, Unsteady] = {}
     for kind, event_kind, column in (
         (CONTENT, "content_changed", Observation.fingerprint),
@@ -170,7 +224,7 @@ def unsteady_news(session: Session, events: Sequence[_Event]) -> dict[int, Unste
             continue
         links = sorted({e.link_id for e in mine if e.link_id is not None})
         reads = _reads(session, links, column, min(as_utc(e.at) for e in mine) - _READS_SPAN)
-        changed = _event_times(session, links, event_kind, _oldest(reads))
+        changed = _event_times(session, links, (event_kind,), _oldest(reads))
         for e in mine:
             link = e.link_id or 0
             at = as_utc(e.at)
@@ -179,24 +233,41 @@ def unsteady_news(session: Session, events: Sequence[_Event]) -> dict[int, Unste
             verdict = judge_reads(kind, reads[link], changed[link], at)
             if verdict is not None:
                 found[e.id] = verdict
-    moves = [e for e in events if e.kind == "outcome_changed" and moved_in_or_out(e.details)]
+    moves = [e for e in events if redirect_change(e.kind, e.details)]
     if moves:
         links = sorted({e.link_id for e in moves if e.link_id is not None})
         since = min(as_utc(e.at) for e in moves) - timedelta(days=2 * REDIRECT_WINDOW_DAYS + 1)
         times = _redirect_times(session, links, since)
+        told: set[tuple[int, datetime]] = set()
         for e in moves:
-            verdict = judge_redirect(times[e.link_id or 0], as_utc(e.at))
+            check = (e.link_id or 0, as_utc(e.at))
+            verdict = judge_redirect(times[check[0]], check[1])
             if verdict is not None:
-                found[e.id] = verdict
+                found[e.id] = replace(verdict, first=verdict.first and check not in told)
+                told.add(check)
+    flips = [e for e in events if e.kind in _DRIFT_KINDS and e.link_id is not None]
+    if flips:
+        links = sorted({e.link_id for e in flips if e.link_id is not None})
+        earliest = min(as_utc(e.at) for e in flips)
+        drift_reads = _reads(session, links, Observation.fingerprint, earliest - _READS_SPAN)
+        since = earliest - timedelta(days=2 * REDIRECT_WINDOW_DAYS + 1)
+        drift_times = _event_times(session, links, _DRIFT_KINDS, since)
+        told = set()
+        for e in flips:
+            check = (e.link_id or 0, as_utc(e.at))
+            verdict = judge_drift(drift_times[check[0]], drift_reads[check[0]], check[1])
+            if verdict is not None:
+                found[e.id] = replace(verdict, first=verdict.first and check not in told)
+                told.add(check)
     return found
 
 
 def unsteady_redirects(session: Session, links: Collection[int]) -> dict[int, int]:
-    """Of `links`, those that redirect permanently now, but whose redirect came and went at
-    least `REDIRECT_CHANGES` times within the window up to their last check: link id -> how
-    many times. The queue does not tell the curator to accept a redirect the site keeps
-    undoing; one that stayed at its last `READS_IN_A_ROW` checks since it came is steady
-    again (`steadied_redirects`)."""
+    """Of `links`, those that redirect permanently now, but whose redirect came, went or led
+    elsewhere (`redirect_change`) at least `REDIRECT_CHANGES` times within the window up to
+    their last check: link id -> how many times. The queue does not tell the curator to
+    accept a redirect the site keeps undoing; one that stayed at its last `READS_IN_A_ROW`
+    checks since it came is steady again (`steadied_redirects`)."""
     return _redirect_states(session, links)[0]
 
 
@@ -227,7 +298,7 @@ def _redirect_states(
         return {}, {}
     since = max(checked.values()) - timedelta(days=REDIRECT_WINDOW_DAYS + 1)
     times = _redirect_times(session, sorted(checked), since)
-    counts = {link: redirect_changes(ts, checked[link]) for link, ts in times.items()}
+    counts = {link: changes_within(ts, checked[link]) for link, ts in times.items()}
     came_and_went = {link: n for link, n in counts.items() if n >= REDIRECT_CHANGES}
     stays = _stays_redirected(session, {link: times[link][-1] for link in came_and_went})
     unsteady = {link: n for link, n in came_and_went.items() if link not in stays}
@@ -235,9 +306,10 @@ def _redirect_states(
 
 
 def _stays_redirected(session: Session, came: Mapping[int, datetime]) -> dict[int, datetime]:
-    """Of links redirecting permanently since `came[link]` (its redirect's last coming),
-    those checked `READS_IN_A_ROW` times since, with the check that made it so: each check
-    redirected (a going would be newer), so the site keeps the redirect now."""
+    """Of links redirecting permanently since `came[link]` (its redirect's last coming or
+    change of target), those checked `READS_IN_A_ROW` times since, with the check that made
+    it so: each check redirected there (a going or another target would be newer), so the
+    site keeps the redirect now."""
     checks: dict[int, list[datetime]] = defaultdict(list)
     if came:
         query = select(Observation.link_id, Observation.checked_at).where(
@@ -287,13 +359,13 @@ def _oldest(reads: Mapping[int, Sequence[datetime]]) -> datetime | None:
 
 
 def _event_times(
-    session: Session, links: Sequence[int], kind: str, since: datetime | None
+    session: Session, links: Sequence[int], kinds: Collection[str], since: datetime | None
 ) -> dict[int, set[datetime]]:
-    """The times of each link's `kind` events since `since`."""
+    """The times of each link's events of `kinds` since `since`."""
     times: dict[int, set[datetime]] = defaultdict(set)
     for start in range(0, len(links), _CHUNK):
         query = select(Event.link_id, Event.at).where(
-            Event.link_id.in_(links[start : start + _CHUNK]), Event.kind == kind
+            Event.link_id.in_(links[start : start + _CHUNK]), Event.kind.in_(sorted(kinds))
         )
         if since is not None:
             query = query.where(Event.at >= since)
@@ -305,19 +377,16 @@ def _event_times(
 def _redirect_times(
     session: Session, links: Sequence[int], since: datetime
 ) -> dict[int, list[datetime]]:
-    """The times each link's permanent redirect came or went since `since`, oldest first."""
-    times: dict[int, list[datetime]] = defaultdict(list)
+    """The times (checks) each link's permanent redirect came, went or led elsewhere
+    (`redirect_change`) since `since`, oldest first."""
+    times: dict[int, set[datetime]] = defaultdict(set)
     for start in range(0, len(links), _CHUNK):
-        query = (
-            select(Event.link_id, Event.at, Event.details)
-            .where(
-                Event.link_id.in_(links[start : start + _CHUNK]),
-                Event.kind == "outcome_changed",
-                Event.at >= since,
-            )
-            .order_by(Event.at, Event.id)
+        query = select(Event.link_id, Event.kind, Event.at, Event.details).where(
+            Event.link_id.in_(links[start : start + _CHUNK]),
+            Event.kind.in_(("outcome_changed", *_TARGET_KINDS)),
+            Event.at >= since,
         )
-        for link_id, at, details in session.execute(query):
-            if moved_in_or_out(details or {}):
-                times[link_id or 0].append(as_utc(at))
-    return times
+        for link_id, kind, at, details in session.execute(query):
+            if redirect_change(kind, details or {}):
+                times[link_id or 0].add(as_utc(at))
+    return defaultdict(list, {link: sorted(ts) for link, ts in times.items()})

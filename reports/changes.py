@@ -20,6 +20,7 @@ from catalog.settings import NIGHT_SLACK
 from catalog.sync import set_asides_dropped, set_asides_ended
 from catalog.unsteady import (
     CONTENT,
+    DRIFT,
     READS_IN_A_ROW,
     REDIRECT,
     REDIRECT_WINDOW_DAYS,
@@ -62,8 +63,9 @@ _SECTIONS = (
     ("new_redirects", "New redirects"),
     # A redirect that went: the link answers at its own address again.
     ("redirects_gone", "No longer redirecting"),
-    # A page that changes at every read, a permanent redirect that comes and goes: said
-    # once (`catalog.unsteady`), its later changes of that kind not listed.
+    # A page that changes at every read, a permanent redirect that comes and goes, a page
+    # that matches its entry by turns: said once (`catalog.unsteady`), its later changes
+    # of that kind not listed.
     ("unsteady", "Unsteady links"),
     ("catalog_edits", "Catalog edits"),
 )
@@ -134,13 +136,25 @@ def changes_since(
         e.link_id for e in data.changes if e.kind == "content_changed" and e.id not in unsteady
     }
     # The checks at which a permanent redirect that keeps coming and going came or went:
-    # its first hop and final address changed with it, no more news than its outcome.
+    # its first hop and final address changed with it, no more news than its outcome (one
+    # that led elsewhere has a verdict of its own, `catalog.unsteady.redirect_change`).
     redirect_checks = {
         (e.link_id, e.at) for e in data.changes if _unsteady_kind(unsteady, e) == REDIRECT
     }
+    # A page whose content and title both change at every read is told so in one item, at
+    # the check its content is found so: its title's verdict there says "and title".
     titles_too = {(e.link_id, e.at) for e in data.changes if _unsteady_kind(unsteady, e) == TITLE}
-    content_unsteady = {
-        (e.link_id, e.at) for e in data.changes if _unsteady_kind(unsteady, e) == CONTENT
+    content_told = {
+        (e.link_id, e.at)
+        for e in data.changes
+        if _unsteady_kind(unsteady, e) == CONTENT and unsteady[e.id].first
+    }
+    # A page found matching its entry by turns: its content and title changed with it, and
+    # its one item says why ("Its content changed at each read" beside it said less).
+    drift_told = {
+        (e.link_id, e.at)
+        for e in data.changes
+        if _unsteady_kind(unsteady, e) == DRIFT and unsteady[e.id].first
     }
     # A link's redirect, final address, title, type and redirect outcome where the window
     # began and where it ended: a redirect that came and went (or went and came back) is no
@@ -197,9 +211,15 @@ def changes_since(
         check = (event.link_id, event.at)
         placed: tuple[str, str, str | None, str | None] | None
         if verdict is not None:
-            if not verdict.first or (verdict.kind == TITLE and check in content_unsteady):
-                continue  # unsteady since before it, or told with its content
-            placed = "unsteady", _unsteady_summary(verdict, check in titles_too), None, None
+            if (
+                not verdict.first
+                or (verdict.kind == TITLE and check in content_told)
+                or (verdict.kind in (CONTENT, TITLE) and check in drift_told)
+            ):
+                continue  # unsteady since before it, or told with its content or drift
+            # Of a title alone (an A/B test of it), "Its title": the content never changed.
+            title_too = verdict.kind == CONTENT and check in titles_too
+            placed = "unsteady", _unsteady_summary(verdict, title_too), None, None
         elif check in redirect_checks and event.kind in ("redirect_changed", "final_url_changed"):
             continue
         else:
@@ -323,7 +343,10 @@ def changes_since(
                 # without the evidence its row gives.
                 where, said = "newly_drifted", _still_drifted(event, said, row)
             if where == "unsteady" and verdict is not None and verdict.kind == REDIRECT:
-                said = _unsteady_redirect(verdict, row.suggested_url)
+                if event.kind == "outcome_changed":
+                    said = _unsteady_redirect(verdict, row.suggested_url)
+                else:
+                    said = _unsteady_target(verdict, row)
             elif _began_redirecting(event) and row.suggested_url:
                 # Where the queue's fix and `accept-redirect` would point (the last
                 # permanent hop's target), not the first hop's or the outcome's label:
@@ -969,9 +992,17 @@ NOT_LISTED = (
 
 
 def _unsteady_summary(verdict: Unsteady, title_too: bool) -> str:
-    """The one item of a page found changing at every read (`verdict.first`)."""
+    """The one item of a page found changing at every read (`verdict.first`): its content,
+    its title, or both (`title_too`, of a content verdict whose check changed the title)."""
     if verdict.kind == REDIRECT:
         return _unsteady_redirect(verdict, None)
+    if verdict.kind == DRIFT:
+        return (
+            f"Its page matches the entry on some nights and not on others ({verdict.count} "
+            f"changes in {REDIRECT_WINDOW_DAYS} days), as when one server of several serves "
+            "another page: it is in the queue on the nights it does not match, and these "
+            "changes are no longer listed here."
+        )
     what = "Its content and title" if title_too else f"Its {verdict.kind}"
     changes = "title changes" if verdict.kind == TITLE else "changes"
     return (
@@ -987,6 +1018,23 @@ def _unsteady_redirect(verdict: Unsteady, target: str | None) -> str:
         f"Redirects permanently{to} on some nights and not others ({verdict.count} changes in "
         f"{REDIRECT_WINDOW_DAYS} days): the site keeps undoing it, so accept it only once it "
         "stays; its comings and goings are no longer listed here."
+    )
+
+
+def _unsteady_target(verdict: Unsteady, row: Row) -> str:
+    """The one item of a redirect found leading elsewhere by turns (two servers behind a
+    balancer, each with its own target): where it leads is tonight's server's choice."""
+    changes = f"{verdict.count} changes in {REDIRECT_WINDOW_DAYS} days"
+    if row.outcome != Outcome.REDIRECTED_PERMANENT.value:
+        return (
+            f"Its redirect leads to another address on some nights ({changes}): its changes "
+            "of address are no longer listed here."
+        )
+    now = f", now to {row.suggested_url}" if row.suggested_url else ""
+    return (
+        f"Redirects permanently, but to another address on some nights ({changes}{now}): "
+        "the site keeps changing it, so accept it only once it stays; its changes of "
+        "address are no longer listed here."
     )
 
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine
 
 from catalog import store
-from catalog.model import Hop, Observation
+from catalog.model import Hop, Observation, pack_text
 from catalog.outcomes import Outcome
 from catalog.queries import report_data
 from catalog.settings import HealthSettings
@@ -31,6 +31,21 @@ FLAP = "https://guides.example/old"
 NEW = "https://guides.example/new"
 TICKER = "https://news.example/partners"
 STEADY = "https://reports.example/annual"
+GUIDE = "https://guide.example/eguide"
+GUIDE_TITLE = "Human Trafficking Task Force e-Guide"
+GUIDE_TEXT = (
+    "The Human Trafficking Task Force e-Guide helps task forces build collaborative "
+    "investigations of human trafficking, support victims and survivors, and prosecute "
+    "traffickers. Sections cover forming a task force, victim services, investigations, "
+    "prosecution, and training resources for law enforcement and service providers nationwide."
+)
+HOME = (
+    "Office for Victims of Crime | Home",
+    "Welcome to the Office. News Programs Grants Careers About us Contact. Our agency funds "
+    "community programs, research grants and technical assistance across the state. Apply "
+    "for funding, read the latest news releases, find upcoming events, meetings and public "
+    "notices, and sign up for our newsletter. Accessibility FOIA Privacy Policy.",
+)
 
 
 @pytest.fixture
@@ -211,3 +226,114 @@ def test_a_rotating_block_that_keeps_its_items_one_night_is_not_said_anew(
     assert [len(items) for items in said] == [0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1]
     assert "changed at each of its last 3 reads" in said[3][0]
     assert "Content changed" in said[-1][0]
+
+
+def test_a_page_whose_title_alone_changes_at_every_read_is_not_said_to_change_its_content(
+    engine: Engine,
+) -> None:
+    """A title under A/B test, the same content every night: its item said "Its content
+    and title changed at each of its last 3 reads", though the content never changed."""
+    titles = ("Report on Trafficking | Agency", "Report on trafficking - Agency")
+    said = [
+        items_of(night(engine, n, [page(TICKER, days(n), 1, title=titles[n % 2])]), "partners")
+        for n in range(1, 6)
+    ]
+    assert [len(items) for items in said] == [0, 1, 1, 1, 0]
+    summary = said[3][0].partition("(partners): ")[2]
+    assert summary.startswith("Its title changed at each of its last 3 reads"), summary
+    assert "content" not in summary.lower(), summary
+
+
+def moved_to(at: datetime, target: str) -> Observation:
+    """A permanent redirect of the guide to `target`."""
+    return make_observation(
+        FLAP,
+        Outcome.REDIRECTED_PERMANENT,
+        at,
+        http_status=200,
+        chain=(Hop(FLAP, 301), Hop(target, 200)),
+        final_url=target,
+        fingerprint=f"sha256:{FLAP}#1",  # the page it read before it moved (`page`)
+        content_length=460,
+        title="Guide",
+    )
+
+
+def test_a_permanent_redirect_alternating_between_two_targets_is_not_news_every_night(
+    engine: Engine,
+) -> None:
+    """Two servers behind a balancer send the old address to /new-a and /new-b by turns:
+    "Now leads somewhere else" every night for weeks, and the queue offered to accept
+    each night's target. It came, it led elsewhere (news), and elsewhere again: said once
+    as unsteady, then quiet; the queue keeps the address until the redirect stays."""
+    targets = (f"{NEW}-a", f"{NEW}-b")
+    night(engine, 1, [page(FLAP, days(1), 1)], report=False)
+    said = {
+        n: items_of(night(engine, n, [moved_to(days(n), targets[n % 2])]), "guide")
+        for n in range(2, 17)
+    }
+    assert "Now redirects permanently" in said[2][0]
+    assert "Now leads somewhere else" in said[3][0]
+    (unsteady,) = said[4]
+    assert "to another address on some nights" in unsteady, unsteady
+    assert {n: items for n, items in said.items() if n > 4 and items} == {}
+    assert "accept-redirect" not in (row(engine, "guide", 16).command or "")
+
+
+def read(n: int, title: str, text: str) -> Observation:
+    """Night `n`'s read of the guide, showing `title` and `text`."""
+    return make_observation(
+        GUIDE,
+        checked_at=days(n),
+        title=title,
+        text_sample_packed=pack_text(text),
+        fingerprint=f"sha256:{title}",
+        content_type="text/html",
+        content_length=3000,
+    )
+
+
+@pytest.fixture
+def guide(tmp_path: Path) -> Iterator[Engine]:
+    """A database whose one entry, the guide, was read fine on nights 0 to 2."""
+    entry = make_resource(
+        "guide",
+        GUIDE,
+        title=GUIDE_TITLE,
+        description="A guide for task forces on trafficking investigations and victim services.",
+    )
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, [make_catalog(resources=[entry])], now=days(0))
+        for n in range(3):
+            night(engine, n, [read(n, GUIDE_TITLE, GUIDE_TEXT)], report=False)
+        yield engine
+
+
+def by_turns(n: int) -> Observation:
+    """The home page on odd nights, the guide on even ones."""
+    return read(n, *HOME) if n % 2 else read(n, GUIDE_TITLE, GUIDE_TEXT)
+
+
+def test_a_page_that_drifts_every_other_night_is_not_news_every_night(guide: Engine) -> None:
+    """One server of two behind a balancer lost the page and answers the site's home page:
+    the guide on even nights, the home page on odd ones, for weeks. Each odd night was "No
+    longer matching their entry" news, each even night "Its page matches the entry again".
+    It drifted, matched again (news), drifted again: said once as unsteady, then quiet."""
+    said = {n: items_of(night(guide, n, [by_turns(n)]), "guide") for n in range(3, 17)}
+    assert "no longer matches the entry" in said[3][0]
+    assert "matches the entry again" in said[4][0]
+    # One item: its content and title changed at each read with it, which it explains.
+    (unsteady,) = said[5]
+    assert "matches the entry on some nights and not on others" in unsteady, unsteady
+    assert {n: items for n, items in said.items() if n > 5 and items} == {}
+
+
+def test_a_page_that_matched_for_a_few_nights_and_drifts_is_news(guide: Engine) -> None:
+    """Quiet while it flips; once the balancer is fixed and the guide read on three nights,
+    a drift is news again, however it flipped a week before: that one is a fix to make."""
+    for n in range(3, 11):
+        night(guide, n, [by_turns(n)], report=False)
+    for n in (11, 12, 13):
+        assert items_of(night(guide, n, [read(n, GUIDE_TITLE, GUIDE_TEXT)]), "guide") == []
+    (drifted,) = items_of(night(guide, 14, [read(14, *HOME)]), "guide")
+    assert "no longer matches the entry" in drifted
