@@ -68,7 +68,9 @@ Decisions worth knowing:
   elsewhere), or comes or goes taking visitors to another site, is news.
 - A title is compared without the dates and times the fingerprint ignores: "Daily
   Briefing - 5 Dec 2026" becoming "- 12 Dec 2026" is no `title_changed` (the state keeps
-  the new title all the same).
+  the new title all the same). But a title whose only change is the years it names is
+  a new edition ("Report - June 2023" becoming "- June 2024"), which dates staleness's
+  `new_edition`.
 
 - `Severity.LOOK` outcomes never count as failures and leave the failure count and
   first-failure time alone, so a link blocked once between two failures stays on
@@ -125,6 +127,7 @@ from catalog.check.redirects import address_key, same_address
 from catalog.model import LEGACY_FINGERPRINT, Observation
 from catalog.outcomes import Outcome, Severity, shown_label
 from catalog.settings import NIGHT_SLACK, HealthSettings, lasted
+from catalog.staleness import edition_years
 from catalog.text import media_type
 from catalog.urls import site_host
 
@@ -1359,8 +1362,24 @@ def _final(final_url: str | None, url: str) -> str:
 def _retitled(old: str, new: str) -> bool:
     """Whether a page's title changed by more than the noise its fingerprint ignores
     (`content.stable_text`: dates, times, counters). A living page that names the day in
-    its title ("Daily Briefing - 5 Dec 2026") was "Page title changed" each week."""
-    return old != new and stable_text(old) != stable_text(new)
+    its title ("Daily Briefing - 5 Dec 2026") was "Page title changed" each week.
+
+    A title whose only change is the edition years it names is a new edition, though,
+    whether they stand alone or in a date ("Report - June 2023" becoming "June 2024"): its
+    `title_changed` dates the page's present form, which a review must postdate to answer
+    `new_edition` (`store.refresh_staleness`). Without it an earlier review hid the new
+    edition for up to a year. A date whose day or month changed with its year (a daily
+    page at New Year) is still noise."""
+    if old == new:
+        return False
+    if stable_text(old) != stable_text(new):
+        return True
+    years = set(edition_years(old)) != set(edition_years(new))
+    return years and _YEAR.sub("#", old) == _YEAR.sub("#", new)
+
+
+#: A year in a title, as `_retitled` masks it to see whether only years changed.
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 
 
 def _hop(redirect_url: str | None, url: str) -> str | None:
