@@ -68,15 +68,18 @@ Decisions worth knowing:
   elsewhere), or comes or goes taking visitors to another site, is news.
 - A title is compared without the dates and times the fingerprint ignores: "Daily
   Briefing - 5 Dec 2026" becoming "- 12 Dec 2026" is no `title_changed` (the state keeps
-  the new title all the same).
+  the new title all the same). But a title whose only change is the years it names is
+  a new edition ("Report - June 2023" becoming "- June 2024"), which dates staleness's
+  `new_edition`.
 
 - `Severity.LOOK` outcomes never count as failures and leave the failure count and
   first-failure time alone, so a link blocked once between two failures stays on
   course to `broken` (and `suspect` meanwhile). One exception: a 503 "come back later"
   (maintenance) at every check for `unavailable_days` counts as a failure from then on,
-  its failure dated from the first such answer (`_unavailable_since`). Its confirmation
-  then needs `confirm_failures` counted failures but no more nights, so a curator's
-  rechecks on the day can confirm it: the nights of 503 already spread the evidence over
+  its failure dated from the first such answer (`_unavailable_since`); more than a night
+  without a check of it (our machine off) starts the stretch over (`_unwatched`). Its
+  confirmation then needs `confirm_failures` counted failures but no more nights, so a
+  curator's rechecks on the day can confirm it: the nights of 503 already spread the evidence over
   far more than `confirm_days` (what the wait is for: a blip is not a break), and making
   them wait for more nights would keep a site down for a week and more "not yet confirmed".
   Its `state_changed` to broken says for how many nights (`unavailable_nights`): "after 3
@@ -125,6 +128,7 @@ from catalog.check.redirects import address_key, same_address
 from catalog.model import LEGACY_FINGERPRINT, Observation
 from catalog.outcomes import Outcome, Severity, shown_label
 from catalog.settings import NIGHT_SLACK, HealthSettings, lasted
+from catalog.staleness import edition_years
 from catalog.text import media_type
 from catalog.urls import site_host
 
@@ -403,6 +407,10 @@ def apply_observation(
     if severity is Severity.LOOK and not failing and prev.state == SUSPECT:
         # Walls of another kind go on the stretch of walls (`_walls_since`).
         last_change = _walls_since(prev, checked_at) or last_change
+    if unavailable_since is not None and _unwatched(prev, checked_at):
+        # A stretch of 503 starts over after nights nobody checked (`_unwatched`): dated
+        # from here on (`_unavailable_since`; `set_aside.site_down` reads it too).
+        last_change = checked_at
     after = _working_after(prev, obs, failures, last_success, unavailable_nights, health)
     flips, counted, flapping = _flips(prev, after, obs, health)
     new = LinkState(
@@ -532,6 +540,8 @@ def _unavailable_since(
     same = _unavailable(prev.outcome, prev.http_status)
     if not same or since is None or since > obs.checked_at:
         return obs.checked_at
+    if _unwatched(prev, obs.checked_at):
+        return obs.checked_at  # the site may have worked in between: the stretch starts over
     nights = prev.unavailable_nights
     if not nights:
         return since
@@ -540,6 +550,27 @@ def _unavailable_since(
         later = [n for n in nights if since < n <= obs.checked_at]
         return later[0] if later else obs.checked_at
     return since
+
+
+#: Nights in a row with no check of a link (our machine off, our network down) that a
+#: stretch of 503 "unavailable" lasts through (`_unwatched`): a missed run.
+UNWATCHED_NIGHTS = 1
+
+
+def _unwatched(prev: LinkState, at: datetime) -> bool:
+    """Whether the link's last check (`prev`) found the site "unavailable" (503) and more
+    than `UNWATCHED_NIGHTS` nights in a row before the check at `at` saw nothing of it:
+    neither a check nor a try held because its host had said it is away (`held_tries`: a
+    host in maintenance has its links asked in turn, its 503 going on meanwhile).
+
+    The site may have worked on those nights: a 503 before and after a week our machine
+    was off are two nights of maintenance, not a site "unavailable at every check for 9
+    nights", failing at once and told to remove the entry. The stretch starts over."""
+    last = prev.last_checked_at
+    if last is None or last > at or not _unavailable(prev.outcome, prev.http_status):
+        return False
+    between = _nights_between(last, at) - 2  # the nights strictly between the two checks
+    return between - prev.held_tries > UNWATCHED_NIGHTS
 
 
 def _unavailable(outcome: Outcome | None, http_status: int | None) -> bool:
@@ -1359,8 +1390,24 @@ def _final(final_url: str | None, url: str) -> str:
 def _retitled(old: str, new: str) -> bool:
     """Whether a page's title changed by more than the noise its fingerprint ignores
     (`content.stable_text`: dates, times, counters). A living page that names the day in
-    its title ("Daily Briefing - 5 Dec 2026") was "Page title changed" each week."""
-    return old != new and stable_text(old) != stable_text(new)
+    its title ("Daily Briefing - 5 Dec 2026") was "Page title changed" each week.
+
+    A title whose only change is the edition years it names is a new edition, though,
+    whether they stand alone or in a date ("Report - June 2023" becoming "June 2024"): its
+    `title_changed` dates the page's present form, which a review must postdate to answer
+    `new_edition` (`store.refresh_staleness`). Without it an earlier review hid the new
+    edition for up to a year. A date whose day or month changed with its year (a daily
+    page at New Year) is still noise."""
+    if old == new:
+        return False
+    if stable_text(old) != stable_text(new):
+        return True
+    years = set(edition_years(old)) != set(edition_years(new))
+    return years and _YEAR.sub("#", old) == _YEAR.sub("#", new)
+
+
+#: A year in a title, as `_retitled` masks it to see whether only years changed.
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 
 
 def _hop(redirect_url: str | None, url: str) -> str | None:

@@ -27,7 +27,15 @@ from catalog.clock import as_utc, http_date
 from catalog.settings import HealthSettings, lasted
 from catalog.text import clipped
 
-__all__ = ["REVIEW_FIELDS", "StaleCode", "StaleReason", "named_years", "review_date", "staleness"]
+__all__ = [
+    "REVIEW_FIELDS",
+    "StaleCode",
+    "StaleReason",
+    "edition_years",
+    "named_years",
+    "review_date",
+    "staleness",
+]
 
 StaleCode = Literal["unverified", "review_overdue", "unchanged_long", "dated", "new_edition"]
 
@@ -237,7 +245,7 @@ def _new_edition(
     if year is not None:
         entry.append(year)
     entry = [y for y in entry if y <= latest]
-    shown = [y for y in named_years(_edition_years(page_title)) if y <= latest]
+    shown = [y for y in edition_years(page_title) if y <= latest]
     # The entry's own year still in the title ("Annual Report 2018-2019", "Statistics 2015,
     # updated 2024") is the same edition, or the same one revised.
     if not entry or not shown or max(shown) <= max(entry) or max(entry) in shown:
@@ -267,6 +275,12 @@ _RANGE = re.compile(r"\b(\d{4})\s*[-–—/]\s*\d{2,4}\b")
 def _edition_years(page_title: str) -> str:
     """`page_title` with only the years that can name an edition."""
     return _RANGE.sub(r"\1", _NOT_EDITION.sub(" ", page_title))
+
+
+def edition_years(page_title: str) -> tuple[int, ...]:
+    """The years a page's title names that can name an edition (`new_edition` weighs them):
+    not a copyright line's or an update's, nor a range's second year."""
+    return named_years(_edition_years(page_title))
 
 
 def _reviewed_since(reviewed: datetime | None, page_since: datetime | None) -> bool:

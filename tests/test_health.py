@@ -313,6 +313,31 @@ def test_a_title_whose_date_alone_changed_is_no_title_change(old: str, new: str)
     assert state.title == new
 
 
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("Trafficking in Persons Report - June 2023", "Trafficking in Persons Report - June 2024"),
+        ("Annual Report, 5 May 2023", "Annual Report, 5 May 2024"),
+    ],
+)
+def test_a_title_whose_date_names_another_year_alone_is_a_new_edition(old: str, new: str) -> None:
+    """Review rv6: the next year's edition at the same address, its title dated by month,
+    made no `title_changed`, so nothing dated the page's new form (`new_edition`)."""
+    before = make_observation(title=old, checked_at=days(0))
+    state, _ = apply_observation(LinkState(), before, HEALTH, now=days(0))
+    after = make_observation(title=new, checked_at=days(7))
+    _, made = apply_observation(state, after, HEALTH, now=days(7))
+    assert [(c.kind, c.details) for c in made] == [("title_changed", {"old": old, "new": new})]
+
+
+def test_an_update_s_year_alone_is_no_title_change() -> None:
+    """ "Updated June 2024" names no edition (`staleness.edition_years`)."""
+    before = make_observation(title="Directory (updated June 2023)", checked_at=days(0))
+    state, _ = apply_observation(LinkState(), before, HEALTH, now=days(0))
+    after = make_observation(title="Directory (updated June 2024)", checked_at=days(7))
+    assert apply_observation(state, after, HEALTH, now=days(7))[1] == []
+
+
 def test_a_real_retitling_beside_a_date_is_a_title_change() -> None:
     before = make_observation(title="Daily Briefing - 5 Dec 2026", checked_at=days(0))
     state, _ = apply_observation(LinkState(), before, HEALTH, now=days(0))

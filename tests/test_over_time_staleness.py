@@ -283,3 +283,33 @@ def test_a_failing_link_is_not_also_unchanged_for_long(tmp_path: Path) -> None:
     assert "unchanged_long" in codes[66, "same"]
     assert "unchanged_long" not in codes[66, "moved"]
     assert state == "recovered"
+
+
+def test_a_new_edition_dated_by_month_in_its_title_is_not_hidden_by_an_earlier_review(
+    tmp_path: Path,
+) -> None:
+    """Review rv6: the entry was reviewed on 2025-03-05 (the 2023 edition); on night 10
+    (2025-03-11) its address serves the 2024 edition, titled "... - June 2024". A title
+    whose only change was "June 2023" -> "June 2024" made no `title_changed` (a date is
+    noise in a title), so the page's form was dated from when the entry was added and the
+    earlier review hid `new_edition` for up to a year. "Report 2023" -> "Report 2024"
+    always was a title change (control). Either way the reason counts from night 10."""
+    tip = "https://www.state.gov/tip-report/"
+    for old, new in (
+        ("Trafficking in Persons Report 2023", "Trafficking in Persons Report 2024"),
+        ("Trafficking in Persons Report - June 2023", "Trafficking in Persons Report - June 2024"),
+    ):
+        for reviewed in ({"reviewed_at": "2025-03-05"}, {}):
+            entry = make_resource("tip", tip, title=old, year=2023, extra=reviewed)
+            with temporary_database(tmp_path, f"{len(new)}{len(reviewed)}.db") as engine:
+                sync_catalogs(engine, [make_catalog("toolkit", [entry])], now=days(0))
+                for night in (*range(4), 10, 11):
+                    title, fingerprint = (old, "f1") if night < 10 else (new, "f2")
+                    seen = make_observation(
+                        tip, checked_at=days(night), fingerprint=fingerprint, title=title
+                    )
+                    store.record_observations(engine, None, [seen], HEALTH, now=days(night))
+                    store.refresh_staleness(engine, HEALTH, now=days(night))
+                stale = store.find_resource(engine, "tip").stale
+            found = [(note.code, note.since) for note in stale]
+            assert found == [("new_edition", days(10))], (new, reviewed)

@@ -6,7 +6,8 @@ of 503 is said to have been unavailable for those nights, not "after 3 failed ch
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from catalog.health import LinkState, apply_observation
 from catalog.model import Observation
 from catalog.outcomes import Outcome
 from catalog.queries import report_data
+from catalog.set_aside import site_down
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from reports.build import build_context
@@ -111,16 +113,17 @@ def test_walls_between_503_nights_are_no_flips() -> None:
 
 
 def run_nights(
-    tmp_path: Path, answer: Callable[[int], Observation], last: int
+    tmp_path: Path, answer: Callable[[int], Observation], last: int, off: Collection[int] = ()
 ) -> tuple[dict[int, list[tuple[str, str]]], dict[int, tuple[Priority | None, str | None]]]:
-    """Store a night's check of the link and build the report, each night up to `last`:
-    each night's news (section, summary) and the link's queue group and note."""
+    """Store a night's check of the link and build the report, each night up to `last` but
+    those our machine was `off` (no run): each night's news (section, summary) and the
+    link's queue group and note."""
     kit = make_catalog("toolkit", [make_resource("site", URL, title="Survivor resources")])
     news: dict[int, list[tuple[str, str]]] = {}
     rows: dict[int, tuple[Priority | None, str | None]] = {}
     with temporary_database(tmp_path) as engine:
         sync_catalogs(engine, [kit], now=days(0))
-        for n in range(last + 1):
+        for n in (n for n in range(last + 1) if n not in off):
             run_id = store.start_run(engine, trigger="schedule", now=days(n))
             store.record_observations(engine, run_id, [answer(n)], HEALTH, now=days(n))
             store.finish_run(engine, run_id, status="completed", now=days(n + 0.01))
@@ -168,3 +171,58 @@ def test_a_site_unavailable_for_ten_nights_is_said_so_when_confirmed_broken(
     ]
     assert broken == [(10, "Confirmed broken: unavailable (503) at every check for 10 nights.")]
     assert rows[12][0] is Priority.BROKEN
+
+
+def test_two_maintenance_answers_a_week_apart_are_not_a_site_down_for_nine_nights(
+    tmp_path: Path,
+) -> None:
+    """Review rv6: the site answered 503 "come back later" on night 3, our machine was off
+    nights 4 to 10, and night 11 found it in maintenance again. The unchecked week counted
+    as nights of 503: at once "Started failing: Unavailable (503) at every check for 9
+    nights", its fix to remove the entry. Two checks saw a 503, two nights of maintenance
+    (Check by hand); the stretch starts over at night 11, and fails a week of checks on."""
+
+    def answer(n: int) -> Observation:
+        return unavailable(days(n)) if n >= 3 else make_observation(URL, Outcome.OK, days(n))
+
+    news, rows = run_nights(tmp_path, answer, last=19, off=range(4, 11))
+
+    assert rows[11][0] is Priority.LOOK and news[11] == []
+    assert [(n, said) for n in news for _, said in news[n]] == [
+        (18, "Unavailable (503) at every check for 8 nights; not confirmed yet.")
+    ]
+
+    # A set-aside reads the site as down by the same start (`site_down`).
+    state = LinkState()
+    for n in (3, *range(11, 19)):
+        state, _ = apply_observation(state, unavailable(days(n)), HEALTH, now=days(n))
+        down = site_down(
+            Outcome.RATE_LIMITED.value, 503, state.last_change_at, days(n), HEALTH.unavailable_days
+        )
+        assert down is (n == 18), n
+
+
+def test_a_503_stretch_lasts_through_a_missed_run_and_a_host_s_turns() -> None:
+    """A night our machine missed is no reason to start a week of 503 over; nor are the
+    nights a host in maintenance held the link while asking its others in turn
+    (`Observation.held`): the site said it was away on those nights."""
+    missed = nights(lambda n: n > 0, last=9)  # as `nights`, but night 4 never run
+    state = LinkState()
+    for n in (n for n in range(10) if n != 4):
+        obs = unavailable(days(n)) if n else make_observation(URL, Outcome.OK, days(n))
+        state, _ = apply_observation(state, obs, HEALTH, now=days(n))
+        if n == 8:
+            assert (state.consecutive_failures, state.first_failure_at) == (1, days(1))
+    assert state.consecutive_failures == missed[9][0].consecutive_failures == 2
+
+    state = LinkState()
+    for n in range(13):
+        if n == 0:
+            obs = make_observation(URL, Outcome.OK, days(n))
+        elif n % 4 == 1:  # asked every fourth night, held the three between
+            obs = unavailable(days(n))
+        else:
+            obs = replace(unavailable(days(n)), held=True)
+        state, _ = apply_observation(state, obs, HEALTH, now=days(n))
+    # Its checks on nights 1, 5 and 9: failing from night 1, once that has lasted 7 nights.
+    assert (state.consecutive_failures, state.first_failure_at) == (1, days(1))
