@@ -537,7 +537,9 @@ def _fast_catalog(path: Path, text: str | bytes, found: _Findings | None = None)
 
     The round-trip parser needs a minute for 100,000 entries; libyaml a second or two. Its
     answer is used only when nothing could differ: every scalar is quoted text, plain
-    text or a plain decimal number (YAML 1.1 and 1.2 agree on those), there are no
+    text, a plain whole or decimal number or a `YYYY-MM-DD` date (`reviewed_at`, as
+    `mark-reviewed` writes it), each read as ruamel reads it (YAML 1.1 and 1.2 agree on
+    those), there are no
     repeated keys, anchors, aliases, merge keys or tags, and validation finds neither
     problem nor warning. Anything else goes the precise way, which words every message.
     Entries are composed and checked one at a time from libyaml's events, so memory
@@ -566,6 +568,11 @@ _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
 _UNTYPED = "!plain"
 _DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)")
+#: A plain fraction both YAML versions read as a float (a version `1.10` is 1.1 to both),
+#: without the exponents, underscores and bare points on which readers differ.
+_FRACTION = re.compile(r"-?(0|[1-9][0-9]*)\.[0-9]+")
+#: A plain date, which ruamel reads as a `date`: `2024-1-2` is one to YAML 1.1 only.
+_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 #: Plain text on which YAML 1.1 and 1.2 agree: it starts with a letter.
 _PLAIN_TEXT = re.compile(r"[^\W\d_]")
 
@@ -643,7 +650,7 @@ class _FastStream:
             or _unstorable(value)
         ):
             raise _NotPlain
-        return value
+        return _plain(value)  # dates as text, as `_yaml_collection` gives them
 
     def _expect(self, kind: type[Any]) -> Any:
         event = self._events.get_event()
@@ -710,7 +717,7 @@ def _value(node: Any) -> Any:
     raise _NotPlain
 
 
-def _scalar(node: Any) -> str | int | None:
+def _scalar(node: Any) -> str | int | float | date | None:
     if not isinstance(node, yaml.ScalarNode):
         raise _NotPlain
     text: str = node.value
@@ -724,6 +731,13 @@ def _scalar(node: Any) -> str | int | None:
         return int(text)
     if reads_as_plain_text(text):
         return text
+    if _FRACTION.fullmatch(text):
+        return float(text)
+    if day := _DATE.fullmatch(text):
+        try:
+            return date(int(day[1]), int(day[2]), int(day[3]))
+        except ValueError:  # no such day: the precise way says where
+            raise _NotPlain from None
     raise _NotPlain
 
 
