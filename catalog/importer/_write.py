@@ -23,6 +23,7 @@ from catalog.catalog_edit import (
     EditsRefused,
     FieldEdit,
     apply_edits,
+    csv_line,
     entry_lists_emitter,
     guess_entry_lists,
     guess_indent,
@@ -245,15 +246,12 @@ def _new_file(suffix: str, title: str, additions: list[dict[str, Any]]) -> str:
         columns = ["id", "title", "url"]
         for entry in additions:
             columns += [name for name in entry if name not in columns]
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
         # A header cell is a cell a spreadsheet runs like any other: a field named
         # `=HYPERLINK(...)` (a sheet's column) is headed `'=HYPERLINK(...)`.
-        writer.writerow([guard(name) for name in columns])
-        for entry in additions:
-            writer.writerow([_csv_cell(entry.get(name)) for name in columns])
+        lines = [csv_line([guard(name) for name in columns], "\n")]
+        lines += [csv_line([_csv_cell(entry.get(n)) for n in columns], "\n") for entry in additions]
         # Starts as an export does, for the spreadsheet it is made for; appending keeps it.
-        return UTF8_BOM + out.getvalue()
+        return UTF8_BOM + "".join(lines)
     yaml = _yaml(indent=2, offset=0)
     out = io.StringIO()
     yaml.dump({"collection": {"title": title}}, out)
@@ -291,15 +289,16 @@ def _append_csv(text: str, additions: list[dict[str, Any]]) -> tuple[str, list[F
     # New records end as the last one does; one that has no line ending gets the file's.
     ending = next((end for end in ("\r\n", "\n", "\r") if text.endswith(end)), "")
     newline = ending or _newline(text)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator=newline)
+    # `csv_line`, not a writer ending lines in `newline`: it quotes a cell's bare "\r" (a
+    # line break typed in a sheet) in an LF file too, where it would end the row.
+    added: list[str] = []
     later: list[FieldEdit] = []
     for entry in additions:
-        writer.writerow([_csv_cell(entry.get(n)) if n else "" for n in names])
+        added.append(csv_line([_csv_cell(entry.get(n)) if n else "" for n in names], newline))
         later += [FieldEdit(entry["id"], k, v) for k, v in entry.items() if k not in names]
     if text and not ending:
         text += newline
-    return text + out.getvalue(), later
+    return text + "".join(added), later
 
 
 def _csv_cell(value: Any) -> str:
