@@ -72,6 +72,7 @@ __all__ = [
     "FieldEdit",
     "Refusal",
     "apply_edits",
+    "csv_line",
     "entry_lists_emitter",
     "guess_entry_lists",
     "guess_indent",
@@ -1754,7 +1755,7 @@ def _csv_record(record: _Record) -> str:
     written = _raw_cells(record.raw[: len(record.raw) - len(end)])
     kept = [i for i in range(len(record.cells)) if i not in record.edited]
     if len(written) > len(record.cells) or any(i >= len(written) for i in kept):
-        return _csv_line(record.cells, end)  # not split as the reader did: write it anew
+        return csv_line(record.cells, end)  # not split as the reader did: write it anew
     all_quoted = all(cell.lstrip().startswith('"') for cell in written)
     out: list[str] = []
     for i, cell in enumerate(record.cells):
@@ -1764,7 +1765,7 @@ def _csv_record(record: _Record) -> str:
         was = written[i] if i < len(written) else None
         quoted = all_quoted if was is None else was.lstrip().startswith('"')
         lead = "" if was is None else was[: len(was) - len(was.lstrip(" "))]
-        written_cell = '"' + cell.replace('"', '""') + '"' if quoted else _csv_line([cell], "")
+        written_cell = '"' + cell.replace('"', '""') + '"' if quoted else csv_line([cell], "")
         # A quote opens a cell only as its first character: no space goes before it.
         out.append(written_cell if written_cell.startswith('"') else lead + written_cell)
     return ",".join(out) + end
@@ -1794,7 +1795,11 @@ def _raw_cells(body: str) -> list[str]:
         start = comma + 1
 
 
-def _csv_line(cells: list[str], terminator: str) -> str:
+def csv_line(cells: list[str], terminator: str) -> str:
+    """`cells` as a CSV record ending in `terminator` ("" for none), a cell holding a line
+    break quoted. The writer quotes only the characters of its own terminator: with "" (a
+    single cell, the last record of a file) or "\n" a typed line break (Alt+Enter) was
+    written bare, and its second line read back as a row of its own."""
     out = io.StringIO()
-    csv.writer(out, lineterminator=terminator, quoting=csv.QUOTE_MINIMAL).writerow(cells)
-    return out.getvalue()
+    csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL).writerow(cells)
+    return out.getvalue().removesuffix("\r\n") + terminator

@@ -651,6 +651,32 @@ def test_csv_edit_quotes_a_value_that_needs_it_in_a_row_spaced_after_its_commas(
     assert path.read_text().splitlines()[1].startswith("b, B, http://b.example/,")
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("break_", ["\n", "\r\n", "\r"])
+@pytest.mark.parametrize(
+    "rows",
+    [
+        "id,title,url,notes{nl}a,A,http://a.example/,{nl}",  # an empty cell filled
+        "id,title,url{nl}a,A,http://a.example/{nl}",  # a column added
+        "id,title,url,notes{nl}a,A,http://a.example/",  # the last row, with no line ending
+    ],
+    ids=["filled", "column-added", "last-row"],
+)
+def test_csv_edit_quotes_a_value_on_two_lines(
+    tmp_path: Path, rows: str, newline: str, break_: str
+) -> None:
+    """A value holding a line break (a note typed with Alt+Enter) was written unquoted: a
+    writer whose line terminator is "" quotes no line break, so its second line became a
+    row of its own and the edit was refused as breaking the catalog."""
+    path = tmp_path / "links.csv"
+    path.write_bytes(rows.format(nl=newline).encode())
+    value = f"Checked by hand.{break_}Moved in May."
+
+    apply_edits(path, [FieldEdit("a", "notes", value)])
+
+    assert load_catalog(path).resources[0].notes == value
+
+
 def test_an_edit_of_a_file_written_key_space_colon_compares_each_line_a_few_times(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -144,6 +144,51 @@ def test_line_breaks_typed_into_one_line_fields_are_spaces() -> None:
 
 
 @pytest.mark.parametrize(
+    "catalog",
+    [
+        "id,title,url,description\r\nguide-one,Guide One,https://example.org/one,\r\n",
+        "id,title,url\r\nguide-one,Guide One,https://example.org/one\r\n",
+    ],
+    ids=["empty-cell-filled", "column-added"],
+)
+def test_a_description_typed_on_two_lines_imports_into_a_csv_catalog(
+    tmp_path: Path, catalog: str
+) -> None:
+    """A cell typed with Alt+Enter was written into the CSV catalog unquoted, so its second
+    line became a row of its own: the import was refused (exit 5), blaming the catalog for
+    a "resource 'Also in Spanish.'" whose "id has spaces"."""
+    target = tmp_path / "toolkit.csv"
+    target.write_bytes(catalog.encode())
+    sheet = (
+        "Title;URL;Description\r\n"
+        'Guide One;https://example.org/one;"For parents.\nAlso in Spanish."\r\n'
+    )
+
+    import_entries(target, parse_csv(sheet, source="sheet.csv"))
+
+    (entry,) = load_catalog(target).resources
+    assert entry.description == "For parents.\nAlso in Spanish."
+
+
+@pytest.mark.parametrize(
+    "catalog", [None, "id,title,url,description\nguide-one,Guide One,https://example.org/one,\n"]
+)
+def test_a_bare_carriage_return_in_a_cell_is_quoted_in_a_new_or_lf_csv_catalog(
+    tmp_path: Path, catalog: str | None
+) -> None:
+    """A writer ending its lines in LF quotes no bare CR: the row written for the entry
+    ended at it, and the import was refused for a resource named by its second line."""
+    target = tmp_path / "toolkit.csv"
+    if catalog is not None:
+        target.write_text(catalog)
+    sheet = 'Title,URL,Description\r\nGuide Two,https://example.org/two,"For parents.\rAlso."\r\n'
+
+    import_entries(target, parse_csv(sheet, source="sheet.csv"))
+
+    assert load_catalog(target).resources[-1].description == "For parents.\rAlso."
+
+
+@pytest.mark.parametrize(
     ("cell", "url"),
     [
         ("<https://example.org/a>", "https://example.org/a"),

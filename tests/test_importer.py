@@ -284,6 +284,48 @@ def test_import_into_a_new_file_creates_a_loadable_catalog(tmp_path: Path) -> No
     assert len(dhs) == 3  # three resources on the page share a URL; none is lost
 
 
+SHEET = "Title,URL\r\nCoastal Erosion Handbook,https://example.org/coast\r\n"
+KIT = "collection:\n  title: Coastal toolkit\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "written"),
+    [
+        # A toolkit file set up by hand before its first import: its collection kept, and
+        # `resources:` written as a block list's key.
+        ("toolkit.yaml", f"{KIT}resources:\n", f"{KIT}resources:\n- id: coastal"),
+        ("toolkit.yaml", f"{KIT}resources: []\n", f"{KIT}resources:\n- id: coastal"),
+        ("toolkit.yaml", f"{KIT}resources: ~  # soon\n", f"{KIT}resources:  # soon\n- id: c"),
+        ("toolkit.yaml", f"resources: [ ]\r\n{KIT}", "resources:\r\n- id: coastal"),
+        # A CSV catalog as the README describes it: a header row, `id,title,url` at least.
+        ("toolkit.csv", "id,title,url\n", "id,title,url\ncoastal"),
+        ("toolkit.csv", "\ufeffid,url,title\r\n", "\ufeffid,url,title\r\ncoastal"),
+        # A file made empty first (an editor's New File, `touch`), or holding no document.
+        ("toolkit.yaml", "", "collection:\n  title: toolkit\nresources:\n"),
+        ("toolkit.yaml", "# Started in May\n", "# Started in May\ncollection:\n"),
+        ("toolkit.yaml", "---\n", "collection:\n  title: toolkit\n"),
+        ("toolkit.csv", "", "\ufeffid,title,url\ncoastal"),
+        ("toolkit.csv", "\n", "\ufeffid,title,url\ncoastal"),
+    ],
+)
+def test_import_csv_fills_a_catalog_file_that_lists_no_resources_yet(
+    tmp_path: Path, name: str, text: str, written: str
+) -> None:
+    """Refused as `empty_catalog` ("add at least one entry under 'resources:'", exit 5):
+    the very thing the import was asked to do. Only deleting the file (and its collection
+    title) let the import create it."""
+    target = tmp_path / name
+    target.write_bytes(text.encode())
+
+    result = import_entries(target, parse_csv(SHEET, source="sheet.csv"))
+
+    assert result.added == ("coastal-erosion-handbook",)
+    catalog = load_catalog(target)
+    assert [r.id for r in catalog.resources] == ["coastal-erosion-handbook"]
+    assert catalog.title == ("Coastal toolkit" if KIT in text else "toolkit")
+    assert target.read_bytes().decode().startswith(written)
+
+
 @pytest.mark.parametrize("dry_run", [False, True])
 def test_an_import_into_a_folder_that_does_not_exist_names_it_and_makes_none(
     tmp_path: Path, dry_run: bool

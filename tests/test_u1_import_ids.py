@@ -9,6 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from catalog.importer import import_entries, parse_csv
 from catalog.source import load_catalog
 from flows.cli import app
 
@@ -82,3 +83,27 @@ def test_import_csv_matches_a_row_by_its_id_first(isolated_cwd: Path) -> None:
     said = _help("import-csv")
     assert "a row whose `id` column names an entry is that entry, title and URL edited" in said
     assert "a new row keeps its id when it is free" in said
+
+
+def test_a_sheet_giving_two_resources_one_id_says_which_row_lost_it(tmp_path: Path) -> None:
+    """Rows 2 and 3 both say `new-x` (a row copied and edited, its id left): row 3 was
+    added under an id made from its title without a word, its id cell dropped."""
+    target = tmp_path / "toolkit.yaml"
+    target.write_text(CATALOG)
+    sheet = (
+        "id,Title,URL\r\n"
+        "new-x,Alpha,https://example.org/alpha\r\n"
+        "new-x,Beta,https://example.org/beta\r\n"
+        "guide,Old Guide Name,https://example.org/guide\r\n"
+        "guide,Guide Two,https://example.org/guide-two\r\n"
+    )
+
+    result = import_entries(target, parse_csv(sheet, source="sheet.csv"), dry_run=True)
+
+    assert result.added == ("new-x", "beta", "guide-two")
+    assert [(n.code, n.facts) for n in result.notes if n.code == "id_taken"] == [
+        ("id_taken", {"id": "beta", "given": "new-x", "origin": "row 3", "of": "row 2"}),
+        ("id_taken", {"id": "guide-two", "given": "guide", "origin": "row 5", "of": "row 4"}),
+    ]
+    told = next(n for n in result.notes if n.code == "id_taken")
+    assert told.startswith("row 3 ('Beta') gives the id new-x, which row 2 ('Alpha') has: added")

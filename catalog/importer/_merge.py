@@ -101,9 +101,11 @@ def plan_merge(existing: Sequence[Resource], entries: Sequence[ImportedEntry]) -
         match = unclaimed([own] if own else []) or titled(entry) or unclaimed(at_place(entry.url))
         if match is None:
             # A spreadsheet's "my guide" would be refused as an id: it is meant as my-guide.
-            rid = plain_id(entry.preferred_id or "")
+            given = rid = plain_id(entry.preferred_id or "")
             if not rid or rid in taken:
                 rid = slug_id(entry.title, taken)
+            if given and given != rid:  # its id cell is not dropped without a word
+                plan.notes.append(_id_taken_note(rid, given, entry, plan.sources.get(given)))
             taken.add(rid)
             plan.additions.append(_new_entry(rid, entry))
             plan.sources[rid] = entry
@@ -132,6 +134,24 @@ def plan_merge(existing: Sequence[Resource], entries: Sequence[ImportedEntry]) -
             ):
                 plan.differences.append(Difference(match.id, name, current[name], value))
     return plan
+
+
+def _id_taken_note(
+    rid: str, given: str, entry: ImportedEntry, holder: ImportedEntry | None
+) -> Note:
+    """The `id_taken` note of a row added as `rid` whose id, `given`, an earlier row of the
+    source (`holder`: added under it, or matched to the entry with it) has."""
+    origin = f"{entry.origin} " if entry.origin else ""
+    held = f"{holder.origin} ({holder.title!r})" if holder and holder.origin else "another row"
+    return Note(
+        f"{origin}({entry.title!r}) gives the id {given}, which {held} has: added as {rid}, "
+        "an id made from its title; give each row an id of its own to choose it",
+        "id_taken",
+        id=rid,
+        given=given,
+        origin=entry.origin,
+        of=holder.origin if holder else "",
+    )
 
 
 class _Twins:

@@ -53,10 +53,11 @@ class Note(str):
     Codes: `filled_down` (facts: field, column, rows), `not_filled_down` (field, column,
     rows: a grouping column's one value, left where it is), `column_read_as` (column, header,
     field), `check_results` (columns, headers, file: `export` or `report_csv`; the
-    columns of linkhealth's own export or report CSV imported back, left out) and
+    columns of linkhealth's own export or report CSV imported back, left out),
     `likely_duplicate` (id, url, of, of_url, origin: an entry added at an entry's URL but
     for http/https, `www.` or a trailing `/`, or at its very URL; lint's
-    `likely_duplicate_url` or `duplicate_url`).
+    `likely_duplicate_url` or `duplicate_url`) and `id_taken` (id, given, origin, of: a
+    row added under an id made from its title, as the id it gave is an earlier row's, `of`).
     """
 
     code: str

@@ -6,6 +6,7 @@ import contextlib
 import csv
 import difflib
 import io
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -23,6 +24,7 @@ from catalog.catalog_edit import (
     EditsRefused,
     FieldEdit,
     apply_edits,
+    csv_line,
     entry_lists_emitter,
     guess_entry_lists,
     guess_indent,
@@ -39,7 +41,7 @@ from catalog.importer._records import (
     Parsed,
     RefusedFill,
 )
-from catalog.model import Catalog, Resource
+from catalog.model import Resource
 from catalog.source import (
     CATALOG_SUFFIXES,
     load_catalog,
@@ -49,6 +51,11 @@ from catalog.source import (
 )
 
 _FOLD_WIDTH = 100
+#: A `resources` key with no entry on its line (`[]`, `~`, `null` or nothing), its comment
+#: and line ending apart: the line an import into a catalog with no entries yet rewrites.
+_EMPTY_RESOURCES = re.compile(
+    r"(resources[ \t]*:)[ \t]*(?:\[[ \t]*\]|~|null|Null|NULL)?([ \t]+#.*)?(\r?\n|\r)?"
+)
 
 
 def import_entries(
@@ -106,12 +113,14 @@ def import_entries(
         if not created:
             before.parent.mkdir()
             before.write_bytes(original)
-            existing = _load(before, path).resources
+            existing = _existing(before, path)
         plan = plan_merge(existing, parsed.entries)
         csv_fills: list[FieldEdit] = []
+        title = collection_title or parsed.title or path.stem
         if created:
-            title = collection_title or parsed.title or path.stem
             work.write_text(_new_file(suffix, title, plan.additions), encoding="utf-8")
+        elif plan.additions and _holds_nothing(original, suffix):
+            work.write_bytes(_filled_anew(original, suffix, title, plan.additions))
         else:
             work.write_bytes(original)
             csv_fills = _append(work, plan.additions, path) if plan.additions else []
@@ -153,12 +162,43 @@ def _read(path: Path) -> bytes | None:
         raise
 
 
-def _load(copy: Path, path: Path) -> Catalog:
-    """Load `copy` of the catalog at `path`; problems name `path`, the file people know."""
+def _existing(copy: Path, path: Path) -> tuple[Resource, ...]:
+    """The resources of `copy` of the catalog at `path`; problems name `path`, the file
+    people know. A catalog that lists none yet (`empty_catalog`: `resources:` or `[]`, a
+    header row alone, an empty file) is what an import is there to fill, not a fault."""
     try:
-        return load_catalog(copy)
+        return load_catalog(copy).resources
     except CatalogError as exc:
+        if all(p.code == "empty_catalog" for p in exc.problems):
+            return ()
         raise CatalogError([replace(p, file=str(path)) for p in exc.problems]) from None
+
+
+def _holds_nothing(data: bytes, suffix: str) -> bool:
+    """Whether the catalog file holds nothing to append to: blank (a CSV with no header
+    row), or for YAML no document (only comments, a lone `---`), so no `resources:` key."""
+    text = data.decode("utf-8-sig", errors="replace")
+    if suffix == ".csv":
+        return not text.strip()
+    try:
+        return pyyaml.safe_load(text) is None
+    except pyyaml.YAMLError:
+        return False
+
+
+def _filled_anew(data: bytes, suffix: str, title: str, additions: list[dict[str, Any]]) -> bytes:
+    """A file that `_holds_nothing`, written as a new one would be; a YAML file of comments
+    keeps them above, in its line ending (a `---` or `...` marker is not kept: the new
+    document could not go after a `...`)."""
+    made = _new_file(suffix, title, additions)
+    text = data.decode("utf-8-sig")
+    lines = text.splitlines()
+    if suffix == ".csv" or not all(not x.strip() or x.lstrip().startswith("#") for x in lines):
+        return made.encode()
+    newline = _newline(text)
+    text = text if text.endswith(("\n", "\r")) or not text else text + newline
+    bom = b"\xef\xbb\xbf" if data.startswith(b"\xef\xbb\xbf") else b""
+    return bom + (text + made.replace("\n", newline)).encode()
 
 
 def _naming(error: CatalogError, copy: Path, path: Path) -> CatalogError:
@@ -245,15 +285,12 @@ def _new_file(suffix: str, title: str, additions: list[dict[str, Any]]) -> str:
         columns = ["id", "title", "url"]
         for entry in additions:
             columns += [name for name in entry if name not in columns]
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
         # A header cell is a cell a spreadsheet runs like any other: a field named
         # `=HYPERLINK(...)` (a sheet's column) is headed `'=HYPERLINK(...)`.
-        writer.writerow([guard(name) for name in columns])
-        for entry in additions:
-            writer.writerow([_csv_cell(entry.get(name)) for name in columns])
+        lines = [csv_line([guard(name) for name in columns], "\n")]
+        lines += [csv_line([_csv_cell(entry.get(n)) for n in columns], "\n") for entry in additions]
         # Starts as an export does, for the spreadsheet it is made for; appending keeps it.
-        return UTF8_BOM + out.getvalue()
+        return UTF8_BOM + "".join(lines)
     yaml = _yaml(indent=2, offset=0)
     out = io.StringIO()
     yaml.dump({"collection": {"title": title}}, out)
@@ -291,15 +328,16 @@ def _append_csv(text: str, additions: list[dict[str, Any]]) -> tuple[str, list[F
     # New records end as the last one does; one that has no line ending gets the file's.
     ending = next((end for end in ("\r\n", "\n", "\r") if text.endswith(end)), "")
     newline = ending or _newline(text)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator=newline)
+    # `csv_line`, not a writer ending lines in `newline`: it quotes a cell's bare "\r" (a
+    # line break typed in a sheet) in an LF file too, where it would end the row.
+    added: list[str] = []
     later: list[FieldEdit] = []
     for entry in additions:
-        writer.writerow([_csv_cell(entry.get(n)) if n else "" for n in names])
+        added.append(csv_line([_csv_cell(entry.get(n)) if n else "" for n in names], newline))
         later += [FieldEdit(entry["id"], k, v) for k, v in entry.items() if k not in names]
     if text and not ending:
         text += newline
-    return text + out.getvalue(), later
+    return text + "".join(added), later
 
 
 def _csv_cell(value: Any) -> str:
@@ -321,6 +359,12 @@ def _append_yaml(work: Path, text: str, additions: list[dict[str, Any]], path: P
     spaced = spaced_tabs(text.replace("\r\n", "\n"))
     indent, offset = guess_indent(spaced)  # a dash alone on its line included
     layout = _fast_layout(spaced) or _round_trip_layout(spaced, work, path)
+    lines = text.splitlines(keepends=True)
+    if layout.first_item_line is None:  # no entry yet: `resources: []`, `~`, or nothing
+        bare = _EMPTY_RESOURCES.fullmatch(lines[layout.resources_line - 1])
+        if bare is not None:  # written `resources:`, the entries go below
+            lines[layout.resources_line - 1] = "".join(bare.groups(""))
+            layout = replace(layout, flow=False)
     if layout.flow:
         raise CatalogError(
             [
@@ -334,7 +378,6 @@ def _append_yaml(work: Path, text: str, additions: list[dict[str, Any]], path: P
                 )
             ]
         )
-    lines = text.splitlines(keepends=True)
     end = layout.next_key_line - 1 if layout.next_key_line is not None else len(lines)
     dash = _dash_column(layout.first_item_line, lines, offset or 0)
     while end > layout.kept_lines:
