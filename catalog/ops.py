@@ -52,7 +52,7 @@ from catalog.queries import (
 )
 from catalog.settings import Settings
 from catalog.source import load_catalogs
-from catalog.sync import sync_catalogs
+from catalog.sync import SyncResult, sync_catalogs
 from catalog.text import backtick_fence, clauses, code_span, counted, in_sentence
 
 if TYPE_CHECKING:  # catalog.runs is heavy (httpx, canaries); only its type is used
@@ -208,6 +208,27 @@ class RecheckPlan:
     #: The (collection key, id) pairs the run is narrowed to (`narrowed`); None: each id
     #: of `ids` in every catalog that uses it.
     pairs: tuple[tuple[str, str], ...] | None = None
+    #: What that sync changed, in words ("1 removed", "1 added, 1 removed"); "" for nothing.
+    synced: str = ""
+
+    @property
+    def report_only(self) -> bool:
+        """Nothing to check, yet the sync changed the catalogs: a removed entry picks
+        nothing, and the report still lists it, a dead link to fix, until a run writes it
+        again. The recheck writes it again then, as the README promises."""
+        return not self.ids and self.sync_changes > 0
+
+
+def _sync_words(synced: SyncResult) -> str:
+    """What a sync changed, its kinds of change with a count only: "1 removed", not the
+    "0 added, 0 edited, 1 removed, 4 unchanged" of `SyncResult.headline`."""
+    kinds = [
+        (synced.added - synced.readded, "added"),
+        (synced.readded, "re-added"),
+        (synced.edited + synced.url_edited, "edited"),
+        (synced.removed, "removed"),
+    ]
+    return ", ".join(f"{n} {kind}" for n, kind in kinds if n)
 
 
 def unknown_ids(settings: Settings, ids: Sequence[str]) -> list[str]:
@@ -291,6 +312,7 @@ def plan_recheck(
     return RecheckPlan(
         ids=tuple(chosen),
         sync_changes=synced.change_count,
+        synced=_sync_words(synced),
         collections=keys,
         picked=entries,
         pairs=None if pairs is None else tuple(pairs),

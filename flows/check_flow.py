@@ -961,25 +961,36 @@ def _publish(settings: Settings, summary: RunSummary, mark: int, ui: _PrefectUi)
         key=SUMMARY_KEY,
         description=f"linkhealth run {summary.run_id}",
     )
-    if ui.lost is None:  # reading the queue is wasted when nothing can show it
-        options = command_options(settings).words
-        rows = queue_head(
-            engine,
-            now=utcnow(),
-            limit=QUEUE_ARTIFACT_ROWS,
-            options=options,
-            unavailable_days=settings.health.unavailable_days,
-        )
-        ui(
-            create_table_artifact,
-            queue_table(rows),
-            key=QUEUE_KEY,
-            description=f"Action queue after run {summary.run_id}, most urgent first",
-        )
+    _queue_artifact(ui, settings, f"Action queue after run {summary.run_id}, most urgent first")
     if summary.report_path:
         _report_artifact(
             ui, settings, summary.report_path, f"Report written by run {summary.run_id}"
         )
+
+
+def _queue_artifact(ui: _PrefectUi, settings: Settings, description: str) -> None:
+    """The head of the action queue as a table artifact (`queue_head`)."""
+    if ui.lost is not None:  # reading the queue is wasted when nothing can show it
+        return
+    rows = queue_head(
+        engine_for(settings.database_url),
+        now=utcnow(),
+        limit=QUEUE_ARTIFACT_ROWS,
+        options=command_options(settings).words,
+        unavailable_days=settings.health.unavailable_days,
+    )
+    ui(create_table_artifact, queue_table(rows), key=QUEUE_KEY, description=description)
+
+
+def publish_after_sync(settings: Settings, synced: str) -> str:
+    """Write the latest report again (`render_report_task`), with the action queue and
+    report artifacts a run publishes, for a flow that checked nothing but whose sync changed
+    what they list (`synced`, in words): a recheck after an entry was removed."""
+    path = render_report_task(settings, None)
+    ui = _PrefectUi(get_run_logger())
+    _queue_artifact(ui, settings, f"Action queue after syncing {synced}, most urgent first")
+    _report_artifact(ui, settings, path, f"Report written again after syncing {synced}")
+    return path
 
 
 def _report_artifact(ui: _PrefectUi, settings: Settings, path: str, description: str) -> None:

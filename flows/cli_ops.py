@@ -143,7 +143,7 @@ def recheck(
             render=report,
         )
     if not result.ids:
-        typer.echo("Nothing to recheck.")
+        typer.echo(for_terminal(result.nothing_said()))
         return
     for line in result.verdicts:
         typer.echo(for_terminal(line))

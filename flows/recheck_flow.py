@@ -5,7 +5,9 @@ checked) and `failing_only`; `entries` (`KEY/ID`) narrows a named id to one cata
 entry, not what `changed_only` or `failing_only` picks of that id. The selection is
 `catalog.ops.plan_recheck`; the check itself is the same `run_check` the nightly flow
 runs, limited to the chosen ids.
-Output: a `RecheckResult` with the run summary and one verdict line per resource.
+Output: a `RecheckResult` with the run summary and one verdict line per resource; when
+nothing is to check but the sync changed the catalogs (an entry removed), no run, and the
+report written again (`RecheckPlan.report_only`).
 The `recheck` deployment in prefect.yaml runs this flow when the event
 `linkhealth.catalog.edited` arrives (the git hook in deploy/ sends it).
 """
@@ -22,7 +24,14 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from catalog import store
 from catalog.db import engine_for
 from catalog.errors import CatalogError, LinkhealthError, NotFoundError
-from catalog.ops import narrowed, only_in, plan_recheck, shared_url_lines, verdict_lines
+from catalog.ops import (
+    RecheckPlan,
+    narrowed,
+    only_in,
+    plan_recheck,
+    shared_url_lines,
+    verdict_lines,
+)
 from catalog.queries import flapping_unavailable_nights
 from catalog.runs import RunSummary
 from catalog.text import counted
@@ -30,6 +39,7 @@ from flows.check_flow import (
     BATCH_WORKERS,
     failed_with,
     flow_settings,
+    publish_after_sync,
     refuse,
     run_check,
 )
@@ -51,6 +61,24 @@ class RecheckResult:
     summary: RunSummary | None
     verdicts: tuple[str, ...]
     sync_changes: int = 0
+    #: What the sync changed, in words (`RecheckPlan.synced`).
+    synced: str = ""
+    #: The report written again when nothing was checked (`RecheckPlan.report_only`); a
+    #: run's report is its summary's.
+    report_path: str | None = None
+
+    def nothing_said(self) -> str:
+        """What a recheck that checked nothing says: "Nothing to recheck.", or what its sync
+        changed and where the report written again for it is."""
+        if not self.sync_changes:
+            return "Nothing to recheck."
+        parts = [
+            "Nothing to recheck",
+            f"{counted(self.sync_changes, 'catalog change')} synced ({self.synced})",
+        ]
+        if self.report_path:
+            parts.append(f"report written to {self.report_path}")
+        return "; ".join(parts) + "."
 
 
 @plain_json_parameters
@@ -103,8 +131,7 @@ def _recheck(
         refuse(settings, exc, trigger="recheck", render=render and isinstance(exc, CatalogError))
         raise
     if not plan.ids:
-        log.info("Nothing to recheck: no resource matches the selection.")
-        return RecheckResult(ids=(), summary=None, verdicts=(), sync_changes=plan.sync_changes)
+        return _nothing_to_recheck(settings, plan, render)
     # The plan synced the catalogs (to know what changed): the run's own sync then finds
     # nothing new, so the changes are said here.
     listed = ", ".join(plan.ids[:NAMED_IN_LOG])
@@ -128,6 +155,30 @@ def _recheck(
     return RecheckResult(
         ids=plan.ids, summary=summary, verdicts=verdicts, sync_changes=plan.sync_changes
     )
+
+
+def _nothing_to_recheck(settings: Settings, plan: RecheckPlan, render: bool) -> RecheckResult:
+    """A recheck that picked nothing: no run, but the report written again when the plan's
+    sync changed the catalogs (`RecheckPlan.report_only`): it still listed a removed entry
+    to fix, until the night."""
+    log = get_run_logger()
+    path = None
+    if render and plan.report_only:
+        changes = f"{counted(plan.sync_changes, 'catalog change')} ({plan.synced})"
+        path = publish_after_sync(settings, changes)
+    result = RecheckResult(
+        ids=(),
+        summary=None,
+        verdicts=(),
+        sync_changes=plan.sync_changes,
+        synced=plan.synced,
+        report_path=path,
+    )
+    if plan.sync_changes:
+        log.info(result.nothing_said())
+    else:
+        log.info("Nothing to recheck: no resource matches the selection.")
+    return result
 
 
 def entry_verdicts(

@@ -393,7 +393,7 @@ def flow_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     def flow(**kwargs: Any) -> Any:
         calls.append(kwargs)
-        return SimpleNamespace(ids=(), summary=None, verdicts=())
+        return flows.recheck_flow.RecheckResult(ids=(), summary=None, verdicts=())
 
     monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
     monkeypatch.setattr(flows.recheck_flow, "recheck", flow)

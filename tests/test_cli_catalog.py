@@ -217,7 +217,11 @@ def test_check_with_catalog_parses_the_file_once(
         loaded.append([r.id for c in source.load_catalogs(settings.catalogs) for r in c.resources])
         when = datetime(2025, 3, 1, tzinfo=UTC)
         summary = RunSummary(1, "completed", "manual", when, when, 1, {}, False)
-        return summary if command == ["check"] else SimpleNamespace(ids=[], summary=summary)
+        return (
+            summary
+            if command == ["check"]
+            else SimpleNamespace(ids=[], summary=summary, nothing_said=str)
+        )
 
     if command[0] == "recheck":  # it rechecks what a check stored: that database exists
         from catalog.db import open_engine

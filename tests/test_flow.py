@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import re
 import socket
 from datetime import timedelta
 from pathlib import Path
@@ -163,6 +164,78 @@ def test_recheck_after_an_edit_checks_only_the_edited_entry(
     assert result.summary is not None and result.summary.urls_checked == 1
     assert result.summary.counts == {"gone": 1}
     assert len(result.verdicts) == 1 and result.verdicts[0].startswith("test/moved: Gone (410)")
+
+
+def _headline(report: Path) -> str:
+    """The report's headline ("5 resources: 2 to fix, ...")."""
+    found = re.search(r'<p class="headline" id="headline">(.*?)</p>', report.read_text())
+    assert found is not None
+    return found.group(1)
+
+
+def test_recheck_changed_after_removing_a_broken_entry_refreshes_the_report(
+    prefect_harness: None,
+    isolated_cwd: Path,
+    migrated_db_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The report says of a dead link "remove the entry if it is gone", and the README that
+    `recheck --changed` after an edit refreshes the report. A removal alone picks nothing to
+    check: the recheck said "Nothing to recheck." and latest.html listed the removed entry
+    as confirmed broken, to fix, until the night."""
+    from prefect.artifacts import Artifact
+    from prefect.client.schemas.objects import Artifact as ArtifactResponse
+
+    from flows.check_flow import QUEUE_KEY, REPORT_KEY, check_catalog
+    from flows.recheck_flow import recheck
+
+    latest = isolated_cwd / "reports" / "latest.html"
+    with local_site() as site:
+        catalog_file = _write_catalog(isolated_cwd / "test.yaml", site.base)
+        _fail_twice_before(migrated_db_url, catalog_file, f"{site.base}/missing")
+        overrides = {
+            "database_url": migrated_db_url,
+            "catalogs": [str(catalog_file)],
+            "allow_private": True,
+            "reports_dir": str(isolated_cwd / "reports"),
+        }
+        check_catalog(overrides=overrides)
+        assert f"{site.base}/missing" in latest.read_text()
+        before = _headline(latest)
+        catalog = json.loads(catalog_file.read_text())
+        catalog["resources"] = [r for r in catalog["resources"] if r["id"] != "missing"]
+        catalog_file.write_text(json.dumps(catalog))  # the curator removes the dead entry
+        flow_log = logging.getLogger("prefect.flow_runs")  # Prefect's: not propagated
+        flow_log.addHandler(caplog.handler)
+        try:
+            with caplog.at_level(logging.INFO, logger="prefect.flow_runs"):
+                result = recheck(changed_only=True, overrides=overrides)
+        finally:
+            flow_log.removeHandler(caplog.handler)
+    assert result.ids == () and result.summary is None and result.sync_changes == 1
+    assert f"{site.base}/missing" not in latest.read_text()
+    assert (before, _headline(latest)) == (
+        "5 resources: 3 to fix, 2 OK.",
+        "4 resources: 2 to fix, 2 OK.",
+    )
+    assert result.report_path is not None and Path(result.report_path) == latest
+    said = f"Nothing to recheck; 1 catalog change synced (1 removed); report written to {latest}."
+    assert result.nothing_said() == said
+    assert said in caplog.text
+    # The Prefect UI's report and action queue are written again too, as a run's are.
+
+    def artifact(key: str) -> ArtifactResponse | None:
+        return cast("ArtifactResponse | None", Artifact.get(key))
+
+    report_note = artifact(REPORT_KEY)
+    assert report_note is not None
+    assert (
+        report_note.description == "Report written again after syncing 1 catalog change (1 removed)"
+    )
+    queue = artifact(QUEUE_KEY)
+    assert queue is not None and queue.description is not None
+    assert queue.description.startswith("Action queue after syncing 1 catalog change")
+    assert "test/missing" not in [row["resource"] for row in json.loads(str(queue.data))]
 
 
 def test_flow_run_without_network_says_so_and_marks_nothing_broken(

@@ -147,6 +147,49 @@ def test_plan_recheck_finds_the_entry_edited_in_the_file_since_its_check(
     engine.dispose()
 
 
+_A = {"id": "a", "title": "A", "url": "https://example.org/a"}
+_DEAD = {"id": "dead", "title": "Dead", "url": "https://example.org/dead"}
+
+
+def _dead_link_checked(tmp_path: Path, db_url: str) -> tuple[Path, Settings]:
+    """A catalog of an entry whose link works and one whose link is gone, both checked."""
+    catalog_file = _write(tmp_path / "toolkit.yaml", [_A, _DEAD])
+    engine = open_engine(db_url)
+    sync_catalogs(engine, load_catalogs([catalog_file]), now=days(0))
+    _checked(engine, days(1), {_A["url"]: Outcome.OK, _DEAD["url"]: Outcome.NOT_FOUND})
+    engine.dispose()
+    return catalog_file, Settings(database_url=db_url, catalogs=(catalog_file,))
+
+
+@pytest.mark.parametrize("changed", [True, False], ids=["changed", "failing"])
+def test_a_recheck_that_picks_nothing_after_a_removal_writes_the_report_again(
+    tmp_path: Path, migrated_db_url: str, changed: bool
+) -> None:
+    """Nothing is left to check once the dead entry is removed (as the report advises), but
+    the report still lists it: the plan says so (`report_only`), and what its sync changed,
+    for the recheck to say. Once synced, nothing is to write again."""
+    catalog_file, settings = _dead_link_checked(tmp_path, migrated_db_url)
+    _write(catalog_file, [_A])
+    plan = plan_recheck(
+        settings, changed_only=changed, failing_only=not changed, clock=lambda: days(2)
+    )
+    assert plan.ids == () and plan.report_only and plan.synced == "1 removed"
+    again = plan_recheck(
+        settings, changed_only=changed, failing_only=not changed, clock=lambda: days(2)
+    )
+    assert again.ids == () and not again.report_only and again.synced == ""
+
+
+def test_a_changed_recheck_checks_an_entry_whose_id_was_renamed(
+    tmp_path: Path, migrated_db_url: str
+) -> None:
+    """An id renamed is an edit of its entry (`sync`): checked, its run writes the report."""
+    catalog_file, settings = _dead_link_checked(tmp_path, migrated_db_url)
+    _write(catalog_file, [_A, {**_DEAD, "id": "guide"}])
+    plan = plan_recheck(settings, changed_only=True, clock=lambda: days(2))
+    assert plan.ids == ("guide",) and not plan.report_only and plan.synced == "1 edited"
+
+
 def test_plan_recheck_rejects_an_unknown_id(tmp_path: Path, migrated_db_url: str) -> None:
     from catalog.errors import NotFoundError
 

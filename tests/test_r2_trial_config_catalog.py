@@ -38,7 +38,9 @@ def flow_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     def flow(**kwargs: Any) -> Any:
         calls.append(kwargs)
-        return SimpleNamespace(ids=(), summary=None, verdicts=(), lines=lambda: [], run_id=0)
+        return SimpleNamespace(
+            ids=(), summary=None, verdicts=(), lines=list, run_id=0, nothing_said=str
+        )
 
     monkeypatch.setattr(flows.prefect_server, "ensure_server", lambda say: None)
     monkeypatch.setattr(flows.recheck_flow, "recheck", flow)

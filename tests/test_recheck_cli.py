@@ -209,6 +209,28 @@ def test_a_trial_settings_file_whose_catalog_is_invalid_is_refused_before_any_fl
     assert flow_calls == []
 
 
+# --- a recheck that checks nothing -------------------------------------------------------
+
+
+def test_a_recheck_that_only_synced_a_removal_says_so_and_where_the_report_is(
+    production: Path, flow_calls: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "Nothing to recheck." alone read as if the removal had changed nothing, the report
+    still listing the entry removed (the flow writes it again: tests/test_flow.py)."""
+    import flows.recheck_flow
+
+    synced = flows.recheck_flow.RecheckResult(
+        (), None, (), sync_changes=1, synced="1 removed", report_path="reports/latest.html"
+    )
+    monkeypatch.setattr(flows.recheck_flow, "recheck", lambda **kw: synced)
+    result = runner.invoke(app, ["recheck", "--changed"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "Nothing to recheck; 1 catalog change synced (1 removed); "
+        "report written to reports/latest.html.\n"
+    )
+
+
 # --- what the README and the help show --------------------------------------------------------
 
 
