@@ -1233,6 +1233,8 @@ def db_prune(
             f"Deleted {reports.files} report file(s) of earlier runs "
             f"({humanize.naturalsize(reports.bytes, binary=True)}) from {reports.folder}."
         )
+    if reports.problem is not None:  # the observations' prune stands: no failure of it
+        _err(f"note: the reports of earlier runs were not all deleted: {reports.problem}")
     if result.not_compacted is not None:
         # The deletions stand; a prune run again compacts the file (`retention`).
         _err(

@@ -652,6 +652,9 @@ class RunReportsPruned:
     folder: Path | None
     files: int = 0
     bytes: int = 0
+    #: Why the reports folder could not be pruned (a file where it should be, no
+    #: permission): the observations' prune before it stands, and says so.
+    problem: str | None = None
 
 
 def prune_run_reports(settings: Settings, engine: Engine, cutoff: datetime) -> RunReportsPruned:
@@ -667,25 +670,37 @@ def prune_run_reports(settings: Settings, engine: Engine, cutoff: datetime) -> R
     from reports.build import EARLIER_NIGHTS_DAYS
 
     database = database_name(engine)
-    owned = [
-        folder
-        for folder in _folders(Path(settings.reports_dir), database, _readable_name(engine))
-        if _is(_owner(folder / OWNER_FILE), database)
-    ]
+    configured = Path(settings.reports_dir)
+    try:
+        owned = [
+            folder
+            for folder in _folders(configured, database, _readable_name(engine))
+            if _is(_owner(folder / OWNER_FILE), database)
+        ]
+    except OSError as exc:  # `reports_dir` a file, or a folder we may not read
+        return RunReportsPruned(
+            folder=None, problem=f"{configured} {_why_unwritable(configured, exc)}"
+        )
     if not owned:
         return RunReportsPruned(folder=None)
     folder = owned[0]
     old = runs_before_the_latest(engine, cutoff, timedelta(days=EARLIER_NIGHTS_DAYS))
     files = size = 0
+    problem = None
     for path in folder.glob("run-*.*"):
         match = _RUN_FILE.fullmatch(path.name)
         if match is None or int(match[1]) not in old:
             continue
-        with contextlib.suppress(FileNotFoundError):
+        try:
             gone = path.stat().st_size
             path.unlink()
-            files, size = files + 1, size + gone
-    return RunReportsPruned(folder=folder, files=files, bytes=size)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            problem = problem or f"{path} {_why_unwritable(path, exc)}"
+            continue
+        files, size = files + 1, size + gone
+    return RunReportsPruned(folder=folder, files=files, bytes=size, problem=problem)
 
 
 def _why_unwritable(folder: Path, error: OSError) -> str:

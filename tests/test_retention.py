@@ -441,6 +441,34 @@ def test_cli_prune_deletes_old_run_reports_of_its_own_database_only(
     assert (other / "run-1.html").is_file()
 
 
+def test_cli_prune_with_an_unusable_reports_folder_keeps_its_deletions_and_says_so(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """`reports_dir` naming a file: the prune deleted the observations, then failed on the
+    run reports with `error: Not a directory: .../.linkhealth-database` and exit 1, its
+    file-size line lost: a weekly prune timer read as failed though it pruned."""
+    url = engine.url.render_as_string(hide_password=False)
+    not_a_folder = tmp_path / "reports.txt"
+    not_a_folder.write_text("a file\n", encoding="utf-8")
+    config = tmp_path / "linkhealth.toml"
+    config.write_text(f'reports_dir = "{not_a_folder}"\n', encoding="utf-8")
+    with read_session(engine) as s:
+        before = s.scalar(select(func.count()).select_from(Observation)) or 0
+
+    result = CliRunner().invoke(
+        app, ["db", "prune", "--keep-days", "7", "--db", url, "--config", str(config)]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "Deleted " in result.stdout and "Database file:" in result.stdout
+    assert result.stderr.strip().endswith(
+        f"note: the reports of earlier runs were not all deleted: {not_a_folder} is a file, "
+        "not a folder"
+    ), result.stderr
+    with read_session(engine) as s:
+        assert (s.scalar(select(func.count()).select_from(Observation)) or 0) < before
+
+
 def test_prune_keeps_the_new_address_of_a_link_whose_host_lapsed_after_it_moved(
     tmp_path: Path,
 ) -> None:
