@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from catalog.check.redirects import same_address
 from catalog.clock import as_utc
 from catalog.outcomes import Outcome, Severity
 from catalog.settings import lasted
@@ -181,16 +182,26 @@ def moved_in_or_out(details: Mapping[str, object]) -> bool:
     return _MOVED in (details.get("old"), details.get("new"))
 
 
-def redirect_change(kind: str, details: Mapping[str, object]) -> bool:
-    """Whether an event changes a link's redirect: a permanent one coming or going, or a
-    redirect that leads elsewhere (its first hop or final address, from one to another).
-    Two servers behind a balancer that send the link to /report-a and /report-b by turns
-    were "Now leads somewhere else" every night: such a change counts as a coming does."""
+def redirect_change(kind: str, details: Mapping[str, object], url: str) -> bool:
+    """Whether an event of the link at `url` changes its redirect: a permanent one coming
+    or going, or a redirect that leads elsewhere (its first hop or final address, from one
+    target to another). Two servers behind a balancer that send the link to /report-a and
+    /report-b by turns were "Now leads somewhere else" every night: such a change counts as
+    a coming does. A link answering directly has its own address as its final one (as
+    the checker records it): a redirect that comes or goes changes that address from or to
+    the link's own, and counts only by its outcome (a night's 302 detour to another site's
+    maintenance page made a real move a few nights later "unsteady")."""
     if kind == "outcome_changed":
         return moved_in_or_out(details)
     if kind in _TARGET_KINDS:
-        return details.get("old") is not None and details.get("new") is not None
+        return _target(details.get("old"), url) and _target(details.get("new"), url)
     return False
+
+
+def _target(address: object, url: str) -> bool:
+    """Whether `address` is a redirect's target: set, and not the link's own `url` (compared
+    as `catalog.health` compares them, `same_address`)."""
+    return isinstance(address, str) and bool(address) and not same_address(address, url)
 
 
 class _Event(Protocol):
@@ -204,6 +215,8 @@ class _Event(Protocol):
     def kind(self) -> str: ...
     @property
     def link_id(self) -> int | None: ...
+    @property
+    def link_url(self) -> str | None: ...
     @property
     def details(self) -> Mapping[str, Any]: ...
 
@@ -233,7 +246,7 @@ def unsteady_news(session: Session, events: Sequence[_Event]) -> dict[int, Unste
             verdict = judge_reads(kind, reads[link], changed[link], at)
             if verdict is not None:
                 found[e.id] = verdict
-    moves = [e for e in events if redirect_change(e.kind, e.details)]
+    moves = [e for e in events if redirect_change(e.kind, e.details, e.link_url or "")]
     if moves:
         links = sorted({e.link_id for e in moves if e.link_id is not None})
         since = min(as_utc(e.at) for e in moves) - timedelta(days=2 * REDIRECT_WINDOW_DAYS + 1)
@@ -381,12 +394,16 @@ def _redirect_times(
     (`redirect_change`) since `since`, oldest first."""
     times: dict[int, set[datetime]] = defaultdict(set)
     for start in range(0, len(links), _CHUNK):
-        query = select(Event.link_id, Event.kind, Event.at, Event.details).where(
-            Event.link_id.in_(links[start : start + _CHUNK]),
-            Event.kind.in_(("outcome_changed", *_TARGET_KINDS)),
-            Event.at >= since,
+        query = (
+            select(Event.link_id, Event.kind, Event.at, Event.details, Link.url)
+            .join(Link, Link.id == Event.link_id)
+            .where(
+                Event.link_id.in_(links[start : start + _CHUNK]),
+                Event.kind.in_(("outcome_changed", *_TARGET_KINDS)),
+                Event.at >= since,
+            )
         )
-        for link_id, kind, at, details in session.execute(query):
-            if redirect_change(kind, details or {}):
+        for link_id, kind, at, details, url in session.execute(query):
+            if redirect_change(kind, details or {}, url):
                 times[link_id or 0].add(as_utc(at))
     return defaultdict(list, {link: sorted(ts) for link, ts in times.items()})

@@ -89,6 +89,7 @@ def page(url: str, at: datetime, version: int, title: str = "Guide") -> Observat
         Outcome.OK,
         at,
         chain=(Hop(url, 200),),
+        final_url=url,  # as the checker records a direct answer: its own address
         fingerprint=f"sha256:{url}#{version}",
         content_length=400 + 60 * (version % 4),
         title=title,
@@ -337,3 +338,31 @@ def test_a_page_that_matched_for_a_few_nights_and_drifts_is_news(guide: Engine) 
         assert items_of(night(guide, n, [read(n, GUIDE_TITLE, GUIDE_TEXT)]), "guide") == []
     (drifted,) = items_of(night(guide, 14, [read(14, *HOME)]), "guide")
     assert "no longer matches the entry" in drifted
+
+
+def test_a_permanent_move_after_a_temporary_detour_is_news_not_unsteady(engine: Engine) -> None:
+    """The guide's link worked, was sent by a 302 to another site's maintenance page for
+    one night, worked again, and two nights later moved for good (301). Only one permanent
+    redirect ever came: the move is "Now redirects permanently to ..." with
+    `accept-redirect` in the queue. The detour's changes of final address (from the link's
+    own, as the checker records a direct answer, and back) counted as a permanent
+    redirect's comings and goings: the move was "the site keeps changing it", no accept."""
+    other = "https://status.other.example/maintenance"
+    detour = make_observation(
+        FLAP,
+        Outcome.OK,
+        days(2),
+        chain=(Hop(FLAP, 302), Hop(other, 200)),
+        final_url=other,
+        fingerprint="sha256:maintenance",
+        content_length=300,
+        title="Maintenance",
+    )
+    for n in (0, 1):
+        night(engine, n, [page(FLAP, days(n), 1)], report=False)
+    night(engine, 2, [detour], report=False)
+    for n in (3, 4):
+        night(engine, n, [page(FLAP, days(n), 1)], report=False)
+    said = items_of(night(engine, 6, [moved(days(6))]), "guide")
+    assert any(f"Now redirects permanently to {NEW}" in item for item in said), said
+    assert "accept-redirect" in (row(engine, "guide", 6).command or "")
