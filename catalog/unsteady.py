@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from catalog.check.redirects import same_address
 from catalog.clock import as_utc
 from catalog.outcomes import Outcome, Severity
 from catalog.settings import lasted
@@ -139,12 +140,13 @@ def judge_redirect(changes: Sequence[datetime], at: datetime) -> Unsteady | None
 def judge_drift(
     flips: Collection[datetime], reads: Sequence[datetime], at: datetime
 ) -> Unsteady | None:
-    """The page's drift from its entry, or its match again, at `at` (one of `flips`, all its
-    link's), if it is one of a page that keeps flipping: `REDIRECT_CHANGES` flips within
-    the window, the one before it less than `READS_IN_A_ROW` reads ago (`reads`: the times
-    of the link's reads). One server of two behind a balancer serving the home page made
-    every night news. A page that held its match (or drift) for a few reads and then
-    changes is news as ever, however it flipped before: a drift that stays is a fix to make."""
+    """The page's drift from an entry, or its match again, at `at` (one of `flips`, all that
+    entry's: `judge_entry_drift`), if it is one of a page that keeps flipping:
+    `REDIRECT_CHANGES` flips within the window, the one before it less than
+    `READS_IN_A_ROW` reads ago (`reads`: the times of the link's reads). One server of two
+    behind a balancer serving the home page made every night news. A page that held its
+    match (or drift) for a few reads and then changes is news as ever, however it flipped
+    before: a drift that stays is a fix to make."""
 
     def flipping(when: datetime) -> int | None:
         before = [f for f in flips if f < when]
@@ -157,6 +159,54 @@ def judge_drift(
     if count is None:
         return None
     return Unsteady(DRIFT, flipping(max(f for f in flips if f < at)) is None, count)
+
+
+def entry_flips(
+    events: Iterable[tuple[datetime, str, int | None]],
+) -> dict[int | None, set[datetime]]:
+    """Each entry's flips (`judge_drift`) among its link's drift events (time, kind and the
+    entry named, oldest first): its own, and the link-wide ones (naming no entry: the flag
+    concerned every entry) that cleared it. Drift is an entry's: a curator who fixed a
+    drifted entry (a link-wide clear), added a wrong one on that address (its drift) and
+    fixed that one too made three changes, of two entries, and no page that flips. A
+    link-wide event with no entry known drifted (its drift older than those read) counts
+    for each entry named, or under None when none is."""
+    events = list(events)
+    named = {entry for _, _, entry in events if entry is not None}
+    flips: dict[int | None, set[datetime]] = defaultdict(set)
+    drifted: set[int | None] = set()
+    for at, kind, entry in events:
+        if entry is not None:
+            concerned: set[int | None] = {entry}
+        elif kind == "drift_cleared" and drifted:
+            concerned = set(drifted)
+        else:
+            concerned = set(named) or {None}
+        for key in concerned:
+            flips[key].add(at)
+        if kind == "drift_detected":
+            drifted |= concerned
+        else:
+            drifted -= concerned
+    return flips
+
+
+def judge_entry_drift(
+    flips: Mapping[int | None, Collection[datetime]],
+    entry: int | None,
+    reads: Sequence[datetime],
+    at: datetime,
+) -> Unsteady | None:
+    """A drift event at `at` of `entry` (None: link-wide) judged by `judge_drift` on the
+    flips of the entry (`entry_flips`); a link-wide one on those of each entry it
+    concerned, and news unless the page flips for each of them."""
+    if entry is not None:
+        return judge_drift(flips.get(entry, ()), reads, at)
+    judged = [judge_drift(ts, reads, at) for ts in flips.values() if at in ts]
+    verdicts = [v for v in judged if v is not None]
+    if not verdicts or len(verdicts) < len(judged):
+        return None
+    return Unsteady(DRIFT, any(v.first for v in verdicts), max(v.count for v in verdicts))
 
 
 def _held(reads: Sequence[datetime], since: datetime, at: datetime) -> bool:
@@ -181,16 +231,26 @@ def moved_in_or_out(details: Mapping[str, object]) -> bool:
     return _MOVED in (details.get("old"), details.get("new"))
 
 
-def redirect_change(kind: str, details: Mapping[str, object]) -> bool:
-    """Whether an event changes a link's redirect: a permanent one coming or going, or a
-    redirect that leads elsewhere (its first hop or final address, from one to another).
-    Two servers behind a balancer that send the link to /report-a and /report-b by turns
-    were "Now leads somewhere else" every night: such a change counts as a coming does."""
+def redirect_change(kind: str, details: Mapping[str, object], url: str) -> bool:
+    """Whether an event of the link at `url` changes its redirect: a permanent one coming
+    or going, or a redirect that leads elsewhere (its first hop or final address, from one
+    target to another). Two servers behind a balancer that send the link to /report-a and
+    /report-b by turns were "Now leads somewhere else" every night: such a change counts as
+    a coming does. A link answering directly has its own address as its final one (as
+    the checker records it): a redirect that comes or goes changes that address from or to
+    the link's own, and counts only by its outcome (a night's 302 detour to another site's
+    maintenance page made a real move a few nights later "unsteady")."""
     if kind == "outcome_changed":
         return moved_in_or_out(details)
     if kind in _TARGET_KINDS:
-        return details.get("old") is not None and details.get("new") is not None
+        return _target(details.get("old"), url) and _target(details.get("new"), url)
     return False
+
+
+def _target(address: object, url: str) -> bool:
+    """Whether `address` is a redirect's target: set, and not the link's own `url` (compared
+    as `catalog.health` compares them, `same_address`)."""
+    return isinstance(address, str) and bool(address) and not same_address(address, url)
 
 
 class _Event(Protocol):
@@ -205,6 +265,10 @@ class _Event(Protocol):
     @property
     def link_id(self) -> int | None: ...
     @property
+    def link_url(self) -> str | None: ...
+    @property
+    def resource_pk(self) -> int | None: ...
+    @property
     def details(self) -> Mapping[str, Any]: ...
 
 
@@ -212,8 +276,9 @@ def unsteady_news(session: Session, events: Sequence[_Event]) -> dict[int, Unste
     """The window's `events` (oldest first) that change an unsteady link, by id: content
     and title changes at each of the link's last reads, a permanent redirect's comings,
     goings and changes of target (`redirect_change`), and a page's drifts and matches again
-    by turns (`judge_drift`). Of the events of one check (its first hop and final address
-    changed together, a drift from two entries), only the first is `first`: one item."""
+    by turns (each entry's own: `judge_entry_drift`). Of the events of one check
+    (its first hop and final address changed together, a drift from two entries), only
+    the first is `first`: one item."""
     found: dict[int, Unsteady] = {}
     for kind, event_kind, column in (
         (CONTENT, "content_changed", Observation.fingerprint),
@@ -233,7 +298,7 @@ def unsteady_news(session: Session, events: Sequence[_Event]) -> dict[int, Unste
             verdict = judge_reads(kind, reads[link], changed[link], at)
             if verdict is not None:
                 found[e.id] = verdict
-    moves = [e for e in events if redirect_change(e.kind, e.details)]
+    moves = [e for e in events if redirect_change(e.kind, e.details, e.link_url or "")]
     if moves:
         links = sorted({e.link_id for e in moves if e.link_id is not None})
         since = min(as_utc(e.at) for e in moves) - timedelta(days=2 * REDIRECT_WINDOW_DAYS + 1)
@@ -251,11 +316,12 @@ def unsteady_news(session: Session, events: Sequence[_Event]) -> dict[int, Unste
         earliest = min(as_utc(e.at) for e in flips)
         drift_reads = _reads(session, links, Observation.fingerprint, earliest - _READS_SPAN)
         since = earliest - timedelta(days=2 * REDIRECT_WINDOW_DAYS + 1)
-        drift_times = _event_times(session, links, _DRIFT_KINDS, since)
+        drift_times = _drift_times(session, links, since)
         told = set()
         for e in flips:
             check = (e.link_id or 0, as_utc(e.at))
-            verdict = judge_drift(drift_times[check[0]], drift_reads[check[0]], check[1])
+            flipped = drift_times[check[0]]
+            verdict = judge_entry_drift(flipped, e.resource_pk, drift_reads[check[0]], check[1])
             if verdict is not None:
                 found[e.id] = replace(verdict, first=verdict.first and check not in told)
                 told.add(check)
@@ -374,6 +440,26 @@ def _event_times(
     return times
 
 
+def _drift_times(
+    session: Session, links: Sequence[int], since: datetime
+) -> dict[int, dict[int | None, set[datetime]]]:
+    """Each link's entries' flips (`entry_flips`) since `since`."""
+    events: dict[int, list[tuple[datetime, str, int | None]]] = defaultdict(list)
+    for start in range(0, len(links), _CHUNK):
+        query = (
+            select(Event.link_id, Event.at, Event.kind, Event.resource_id)
+            .where(
+                Event.link_id.in_(links[start : start + _CHUNK]),
+                Event.kind.in_(_DRIFT_KINDS),
+                Event.at >= since,
+            )
+            .order_by(Event.at, Event.id)
+        )
+        for link_id, at, kind, entry in session.execute(query):
+            events[link_id or 0].append((as_utc(at), kind, entry))
+    return defaultdict(dict, {link: entry_flips(evs) for link, evs in events.items()})
+
+
 def _redirect_times(
     session: Session, links: Sequence[int], since: datetime
 ) -> dict[int, list[datetime]]:
@@ -381,12 +467,16 @@ def _redirect_times(
     (`redirect_change`) since `since`, oldest first."""
     times: dict[int, set[datetime]] = defaultdict(set)
     for start in range(0, len(links), _CHUNK):
-        query = select(Event.link_id, Event.kind, Event.at, Event.details).where(
-            Event.link_id.in_(links[start : start + _CHUNK]),
-            Event.kind.in_(("outcome_changed", *_TARGET_KINDS)),
-            Event.at >= since,
+        query = (
+            select(Event.link_id, Event.kind, Event.at, Event.details, Link.url)
+            .join(Link, Link.id == Event.link_id)
+            .where(
+                Event.link_id.in_(links[start : start + _CHUNK]),
+                Event.kind.in_(("outcome_changed", *_TARGET_KINDS)),
+                Event.at >= since,
+            )
         )
-        for link_id, kind, at, details in session.execute(query):
-            if redirect_change(kind, details or {}):
+        for link_id, kind, at, details, url in session.execute(query):
+            if redirect_change(kind, details or {}, url):
                 times[link_id or 0].add(as_utc(at))
     return defaultdict(list, {link: sorted(ts) for link, ts in times.items()})

@@ -21,7 +21,7 @@ from catalog.outcomes import Outcome
 from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
-from catalog.unsteady import CONTENT, changed_reads, judge_reads
+from catalog.unsteady import CONTENT, changed_reads, entry_flips, judge_reads
 from reports.build import build_context
 from reports.context import Row
 from reports.render import render_markdown
@@ -89,6 +89,7 @@ def page(url: str, at: datetime, version: int, title: str = "Guide") -> Observat
         Outcome.OK,
         at,
         chain=(Hop(url, 200),),
+        final_url=url,  # as the checker records a direct answer: its own address
         fingerprint=f"sha256:{url}#{version}",
         content_length=400 + 60 * (version % 4),
         title=title,
@@ -293,15 +294,20 @@ def read(n: int, title: str, text: str) -> Observation:
     )
 
 
+GUIDE_ENTRY = dict(
+    title=GUIDE_TITLE,
+    description="A guide for task forces on trafficking investigations and victim services.",
+)
+HOME_ENTRY = dict(
+    title="Office for Victims of Crime",
+    description="The office's home page: community programs, grants, news releases and events.",
+)
+
+
 @pytest.fixture
 def guide(tmp_path: Path) -> Iterator[Engine]:
     """A database whose one entry, the guide, was read fine on nights 0 to 2."""
-    entry = make_resource(
-        "guide",
-        GUIDE,
-        title=GUIDE_TITLE,
-        description="A guide for task forces on trafficking investigations and victim services.",
-    )
+    entry = make_resource("guide", GUIDE, **GUIDE_ENTRY)
     with temporary_database(tmp_path) as engine:
         sync_catalogs(engine, [make_catalog(resources=[entry])], now=days(0))
         for n in range(3):
@@ -337,3 +343,77 @@ def test_a_page_that_matched_for_a_few_nights_and_drifts_is_news(guide: Engine) 
         assert items_of(night(guide, n, [read(n, GUIDE_TITLE, GUIDE_TEXT)]), "guide") == []
     (drifted,) = items_of(night(guide, 14, [read(14, *HOME)]), "guide")
     assert "no longer matches the entry" in drifted
+
+
+def test_drifts_of_two_entries_sharing_a_page_are_not_one_unsteady_page(guide: Engine) -> None:
+    """Three drift events of one link within 14 days, but of two entries, each a real
+    change a curator made or must make: the guide's page was replaced by the home page
+    (drift), the curator corrected the entry to the home page (cleared), then added a
+    second, wrong entry on that address (drift of that entry alone). The page never
+    flipped: the new entry's drift was told as "matches the entry on some nights and not
+    on others", and that entry's later drift news would have been quiet for 14 days."""
+    drifted = items_of(night(guide, 3, [read(3, *HOME)]), "guide")
+    assert any("no longer matches the entry" in item for item in drifted), drifted
+    corrected = make_resource("guide", GUIDE, **HOME_ENTRY)
+    sync_catalogs(guide, [make_catalog(resources=[corrected])], now=days(3.5))
+    night(guide, 4, [read(4, *HOME)], report=False)
+    wrong = make_resource("eguide", GUIDE, **GUIDE_ENTRY)
+    sync_catalogs(guide, [make_catalog(resources=[corrected, wrong])], now=days(4.5))
+    news = night(guide, 5, [read(5, *HOME)])
+    said = items_of(news, "eguide")
+    assert said, news
+    assert not any("on some nights and not on others" in item for item in said), said
+    assert "### No longer matching their entry (1)" in news
+    # The curator fixes that entry too: the page matches it again, news of its own.
+    fixed = make_resource("eguide", GUIDE, **HOME_ENTRY)
+    sync_catalogs(guide, [make_catalog(resources=[corrected, fixed])], now=days(5.5))
+    said = items_of(night(guide, 6, [read(6, *HOME)]), "eguide")
+    assert any("Its page matches the entry again" in item for item in said), said
+    assert not any("on some nights and not on others" in item for item in said), said
+
+
+def test_a_permanent_move_after_a_temporary_detour_is_news_not_unsteady(engine: Engine) -> None:
+    """The guide's link worked, was sent by a 302 to another site's maintenance page for
+    one night, worked again, and two nights later moved for good (301). Only one permanent
+    redirect ever came: the move is "Now redirects permanently to ..." with
+    `accept-redirect` in the queue. The detour's changes of final address (from the link's
+    own, as the checker records a direct answer, and back) counted as a permanent
+    redirect's comings and goings: the move was "the site keeps changing it", no accept."""
+    other = "https://status.other.example/maintenance"
+    detour = make_observation(
+        FLAP,
+        Outcome.OK,
+        days(2),
+        chain=(Hop(FLAP, 302), Hop(other, 200)),
+        final_url=other,
+        fingerprint="sha256:maintenance",
+        content_length=300,
+        title="Maintenance",
+    )
+    for n in (0, 1):
+        night(engine, n, [page(FLAP, days(n), 1)], report=False)
+    night(engine, 2, [detour], report=False)
+    for n in (3, 4):
+        night(engine, n, [page(FLAP, days(n), 1)], report=False)
+    said = items_of(night(engine, 6, [moved(days(6))]), "guide")
+    assert any(f"Now redirects permanently to {NEW}" in item for item in said), said
+    assert "accept-redirect" in (row(engine, "guide", 6).command or "")
+
+
+def test_a_link_wide_clear_is_a_flip_of_the_entries_it_cleared() -> None:
+    """One entry's page by turns (its drifts name it, its clears the link): all its own.
+    A clear before another entry came is none of that entry's flips."""
+    guide_entry, added = 1, 2
+    by_turns_events = [
+        (days(n), "drift_detected" if n % 2 else "drift_cleared", guide_entry if n % 2 else None)
+        for n in range(1, 6)
+    ]
+    assert entry_flips(by_turns_events) == {guide_entry: {days(n) for n in range(1, 6)}}
+    fixed_then_added = [
+        (days(3), "drift_detected", guide_entry),
+        (days(4), "drift_cleared", None),
+        (days(5), "drift_detected", added),
+        (days(6), "drift_cleared", added),
+    ]
+    flips = entry_flips(fixed_then_added)
+    assert flips == {guide_entry: {days(3), days(4)}, added: {days(5), days(6)}}
