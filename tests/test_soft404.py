@@ -447,6 +447,34 @@ def test_the_not_found_answer_under_a_big_menu_is_still_a_soft_404(
     assert probe_soft404(page, probe, 200) is not None
 
 
+#: A catch-all template's text, the same for every address it answers.
+SECTION_TEXT = (
+    "<p>Explore the materials of this section using the menu, or search the site for the "
+    "topic you need. Our staff update these pages regularly.</p>"
+)
+
+
+@pytest.mark.parametrize(
+    ("section", "probed"),
+    [
+        ("Grants", "Publications"),  # sections the menu names
+        ("Resources", "Toolkits"),  # sections it does not
+    ],
+)
+def test_a_catch_all_template_headed_by_its_section_is_still_the_probe_s_page(
+    section: str, probed: str
+) -> None:
+    """The site answers every unknown address with one template: its name as title, the
+    section the address is in as heading, the same text. The host's one probe was sent
+    under another section than the dead link's: the headings differ by the section's
+    name, which is no text of the page's own. A page of that section with words of its
+    own is a page of the site."""
+    probe = _agency("State DHS", probed, SECTION_TEXT, site="")
+    assert probe_soft404(_agency("State DHS", section, SECTION_TEXT, site=""), probe, 200)
+    own = SECTION_TEXT + "<p>Shelter toolkit. Guide for volunteers.</p>"
+    assert probe_soft404(_agency("State DHS", section, own, site=""), probe, 200) is None
+
+
 @pytest.mark.parametrize("status", [404, 410, 403, 500, None])
 def test_probe_without_a_200_says_nothing(status: int | None) -> None:
     page = html("Example Org", "Example", NOT_HERE.format(path="/a"))

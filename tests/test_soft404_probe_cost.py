@@ -54,11 +54,20 @@ def _reference_label_words(label: str | None) -> set[str]:
 
 
 def _reference_labels_agree(page: PageFacts, probe: PageFacts) -> bool:
-    """The page's title and heading hold every word of the probe's."""
-    return all(
+    """The page's title and heading hold every word of the probe's, or its text has no
+    word beyond the probe's text and its own title and heading."""
+    if all(
         _reference_label_words(theirs) <= _reference_label_words(mine)
         for mine, theirs in ((page.title, probe.title), (page.heading, probe.heading))
-    )
+    ):
+        return True
+
+    def words(facts: PageFacts) -> set[str]:
+        text = _reference_without_urlish(stable_text(facts.text)).lower().split()
+        return {word for word in (w.strip(_WORD_EDGES) for w in text) if word}
+
+    labels = _reference_label_words(page.title) | _reference_label_words(page.heading)
+    return words(page) <= words(probe) | labels
 
 
 def _reference_scores(
@@ -66,7 +75,8 @@ def _reference_scores(
 ) -> dict[int, float | None]:
     """`soft404._probe_score` before it reused anything (both texts read again for every
     page), for `min_words` 0 (`unverified_shell`) and 5 (`probe_soft404`); a page whose
-    title or heading lacks words of the probe's is unlike it."""
+    title or heading lacks words of the probe's, and whose text has words of its own, is
+    unlike it."""
     if probe is None or probe_status is None or not 200 <= probe_status < 300:
         return {0: None, 5: None}
     if not page.is_html or not probe.is_html:

@@ -13,7 +13,8 @@ than a missed one, which the next signals or a person may still catch):
   says it moved: `forwarding_notice`, `script_redirect`).
 * `page_soft404`: the title, main heading or whole (short) text *is* an error message.
 * `probe_soft404`: the site answers 200 for a path that cannot exist, and this page
-  looks the same as that answer: its text, and its title and heading (`_labels_agree`).
+  looks the same as that answer: its text, and its title and heading (`_labels_agree`)
+  unless its text has no words of its own (`_says_more`).
 
 A page that works but that only a person can judge gets a note instead: the shell of a
 script-built site (`unverified_shell`), or a page that showed text and now shows only
@@ -1019,7 +1020,9 @@ def _probe_score(
     score = 1.0 if same else similar_enough(mine.words(), theirs.words(), PROBE_SIMILARITY)
     if score is None or score < PROBE_SIMILARITY:
         return None
-    return score if same or _labels_agree(mine, theirs) else None
+    if same or _labels_agree(mine, theirs) or not _says_more(mine, theirs):
+        return score
+    return None
 
 
 def _labels_agree(page: _Comparable, probe: _Comparable) -> bool:
@@ -1029,8 +1032,26 @@ def _labels_agree(page: _Comparable, probe: _Comparable) -> bool:
     The whole text's likeness is mostly the site's frame when the page says little of its
     own: a hotline's 25 words under a 480-word menu were "92% alike" the site's answer to
     a made-up address. The site's answer at the page's address bears that answer's title
-    and heading; a page titled or headed otherwise is a page of the site."""
+    and heading; a page titled or headed otherwise is a page of the site, if it says
+    something of its own (`_says_more`)."""
     return all(theirs <= mine for mine, theirs in zip(page.labels(), probe.labels(), strict=True))
+
+
+def _says_more(page: _Comparable, probe: _Comparable) -> bool:
+    """Whether the page's text holds a word that is neither the probe's text's nor its own
+    title's or heading's: the hotline's 25 words of its own.
+
+    A site may answer any unknown address with one template headed by the section the
+    address is in, and one probe answers for the host: a dead link under /resources/,
+    compared with a probe sent under /publications/, differs from it by its heading, and
+    in its text by that heading only. Its title and heading then say where it is, not
+    that it is a page of the site."""
+    probed = probe.words().shingles(1)  # the probe's words, a set kept with its shingles
+    title, heading = page.labels()
+    return any(
+        word not in probed and word not in title and word not in heading
+        for word in page.words().words
+    )
 
 
 # --- (d) pages that send their visitors on ----------------------------------------------
