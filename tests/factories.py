@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from catalog.db import migrate_engine, open_engine
 from catalog.model import Catalog, Observation, Resource
@@ -384,6 +385,36 @@ def _migration_statements(url: str) -> tuple[_Statement, ...]:
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+@contextmanager
+def scratch_postgresql_database(
+    create_options: str, *, on_sqlite: str, refused: str | None = None
+) -> Iterator[str]:
+    """The URL of a new, empty database beside the suite's PostgreSQL one, created with
+    `create_options` (`ENCODING 'LATIN1' ...`); dropped afterwards. Skipped on SQLite, saying
+    `on_sqlite`; and, with `refused` (why that is no failure), where the server refuses to
+    create it (an older server, no ICU, no right to)."""
+    url = os.environ.get(TEST_DATABASE_ENV)
+    if not url or is_sqlite(url):
+        pytest.skip(on_sqlite)
+    name = f"lh_scratch_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            try:
+                conn.execute(text(f'CREATE DATABASE "{name}" {create_options}'))
+            except DBAPIError as exc:
+                if refused is None:
+                    raise
+                pytest.skip(f"{refused}: {str(exc.orig).splitlines()[0]}")
+        try:
+            yield make_url(url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 #: This process's SQLite file migrated to head (`migrated_sqlite`), made on first use.

@@ -9,15 +9,11 @@ both and "Émigré" among the e's. PostgreSQL 15 or newer with ICU only; SQLite 
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, text
 
 from catalog import store
 from catalog.db import open_engine
@@ -31,12 +27,11 @@ from reports.build import build_context
 from reports.publish import queue_head
 from tests.factories import (
     T0,
-    TEST_DATABASE_ENV,
     days,
-    is_sqlite,
     make_catalog,
     make_observation,
     make_resource,
+    scratch_postgresql_database,
 )
 
 #: Ids and titles whose code point order is not their linguistic order.
@@ -102,31 +97,14 @@ def _verdicts(engine: Engine) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def icu_url() -> Iterator[str]:
-    """A new database beside the suite's PostgreSQL one, whose default collation is ICU's
-    `en-US`; dropped afterwards."""
-    url = os.environ.get(TEST_DATABASE_ENV)
-    if not url or is_sqlite(url):
-        pytest.skip("PostgreSQL only: SQLite orders text one way")
-    name = f"lh_icu_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            try:
-                conn.execute(
-                    text(
-                        f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' "
-                        "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
-                    )
-                )
-            except DBAPIError as exc:  # before 15, without ICU, or not allowed to create
-                pytest.skip(f"no ICU database here: {str(exc.orig).splitlines()[0]}")
-        try:
-            yield make_url(url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    """A new database whose default collation is ICU's `en-US`; dropped afterwards."""
+    with scratch_postgresql_database(
+        "TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US' "
+        "LOCALE 'C.UTF-8'",
+        on_sqlite="PostgreSQL only: SQLite orders text one way",
+        refused="no ICU database here",  # before 15, without ICU, or not allowed to create
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

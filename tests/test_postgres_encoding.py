@@ -7,49 +7,30 @@ first title with an em dash with UnicodeEncodeError. PostgreSQL only
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, inspect
 from typer.testing import CliRunner, Result
 
 from catalog.db import open_engine
 from catalog.errors import StoreError
 from flows.cli import app
-from tests.factories import TEST_DATABASE_ENV, is_sqlite, migrated_sqlite, write_catalog
+from tests.factories import migrated_sqlite, scratch_postgresql_database, write_catalog
 
 runner = CliRunner()
 
 
 @contextmanager
 def database_encoded(encoding: str) -> Iterator[str]:
-    """The URL of a new, empty database beside the suite's PostgreSQL one, of `encoding`;
-    dropped afterwards."""
-    url = os.environ.get(TEST_DATABASE_ENV)
-    if not url or is_sqlite(url):
-        pytest.skip("PostgreSQL only: a SQLite file's text is always UTF-8")
-    name = f"lh_enc_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    f"CREATE DATABASE \"{name}\" ENCODING '{encoding}' LC_COLLATE 'C' "
-                    "LC_CTYPE 'C' TEMPLATE template0"
-                )
-            )
-        try:
-            yield make_url(url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    """The URL of a new, empty database of `encoding`; dropped afterwards."""
+    with scratch_postgresql_database(
+        f"ENCODING '{encoding}' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0",
+        on_sqlite="PostgreSQL only: a SQLite file's text is always UTF-8",
+    ) as url:
+        yield url
 
 
 def _refused(result: Result, encoding: str) -> None:
