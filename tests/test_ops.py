@@ -726,18 +726,30 @@ def test_unknown_ids_are_the_ones_neither_the_database_nor_the_files_hold(
     assert unknown_ids(settings, ["a"]) == []
 
 
+#: A run as `store.latest_runs` gives it, to `replace` in each test: completed on day 1,
+#: nothing planned, checked or said.
+_RUN = store.RunRecord(
+    id=1,
+    trigger="schedule",
+    flow_run_id=None,
+    started_at=days(1),
+    finished_at=days(1),
+    status="completed",
+    urls_planned=0,
+    urls_checked=0,
+    counts={},
+    network_unavailable=False,
+    summary={},
+    duration_s=None,
+)
+
+
 def test_status_says_why_a_run_failed() -> None:
-    base = store.RunRecord(
+    base = replace(
+        _RUN,
         id=22,
-        trigger="schedule",
-        flow_run_id=None,
-        started_at=days(1),
-        finished_at=days(1),
         status="failed",
         urls_planned=37,
-        urls_checked=0,
-        counts={},
-        network_unavailable=False,
         summary={"failed_reason": "TerminationSignal"},
         duration_s=0.9,
     )
@@ -767,19 +779,14 @@ def test_status_names_a_shard_run_and_a_running_run_s_live_count() -> None:
     """A sharded night is several runs: each says which shard it is. A running run shows
     the URLs checked so far before any batch's outcomes are stored ("319/600 URLs: no
     URLs" contradicted itself)."""
-    running = store.RunRecord(
+    running = replace(
+        _RUN,
         id=5,
-        trigger="schedule",
-        flow_run_id=None,
-        started_at=days(1),
         finished_at=None,
         status="running",
         urls_planned=600,
         urls_checked=319,
-        counts={},
-        network_unavailable=False,
         summary={"shard": "3/4", "sharded_run": "d0c75f1c"},
-        duration_s=None,
     )
     (line,) = run_lines([running])
     assert line.endswith("319/600 URLs: no outcomes stored yet; shard 3/4")
@@ -790,18 +797,13 @@ def test_status_names_a_shard_run_and_a_running_run_s_live_count() -> None:
 def test_status_says_for_how_many_urls_a_run_that_reached_sites_lost_the_network() -> None:
     """A run whose later batch found none of its hosts reached the others: NETWORK
     UNAVAILABLE alone read as a night that learned nothing, beside a confirmed break."""
-    lost = store.RunRecord(
+    lost = replace(
+        _RUN,
         id=9,
-        trigger="schedule",
-        flow_run_id=None,
-        started_at=days(1),
-        finished_at=days(1),
-        status="completed",
         urls_planned=20,
         urls_checked=20,
         counts={"network_unavailable": 10, "not_found": 1, "ok": 9},
         network_unavailable=True,
-        summary={},
         duration_s=3.0,
     )
     (line,) = run_lines([lost])
