@@ -521,7 +521,7 @@ _OTHER_BREAKS = ("\x85", "\u2028", "\u2029")
 _OTHER_BREAKS_UTF8 = tuple(brk.encode() for brk in _OTHER_BREAKS)
 
 
-def _has_other_breaks(text: str | bytes) -> bool:
+def has_other_breaks(text: str | bytes) -> bool:
     """Whether `text` (or its UTF-8 bytes) holds one of `_OTHER_BREAKS`: plain substring
     searches, tens of milliseconds for 100,000 entries (libyaml reads them in a second or
     two), none at all for ASCII."""
@@ -548,7 +548,7 @@ def _fast_catalog(path: Path, text: str | bytes, found: _Findings | None = None)
     libyaml counts (`_OTHER_BREAKS`, e.g. a Windows "…" read as Latin-1) would put every
     later entry's line too low: such a file goes the precise way too.
     """
-    if _has_other_breaks(text):
+    if has_other_breaks(text):
         return None
     stream = _FastStream(text)
     scratch = _Findings(str(path))
@@ -1196,7 +1196,7 @@ def field_lines(path: str | Path) -> Iterator[EntryFields]:
         text = path.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return
-    if _has_other_breaks(text):
+    if has_other_breaks(text):
         return
     parsers = (
         lambda: yaml.parse(text, Loader=_FastLoader),

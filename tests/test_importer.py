@@ -304,6 +304,8 @@ KIT = "collection:\n  title: Coastal toolkit\n"
         ("toolkit.yaml", "", "collection:\n  title: toolkit\nresources:\n"),
         ("toolkit.yaml", "# Started in May\n", "# Started in May\ncollection:\n"),
         ("toolkit.yaml", "---\n", "collection:\n  title: toolkit\n"),
+        # Notes above a document marker: the notes stay, the marker goes (they were lost).
+        ("toolkit.yaml", "# Ask Ana first\n---\n", "# Ask Ana first\ncollection:\n"),
         ("toolkit.csv", "", "\ufeffid,title,url\ncoastal"),
         ("toolkit.csv", "\n", "\ufeffid,title,url\ncoastal"),
     ],
@@ -324,6 +326,25 @@ def test_import_csv_fills_a_catalog_file_that_lists_no_resources_yet(
     assert [r.id for r in catalog.resources] == ["coastal-erosion-handbook"]
     assert catalog.title == ("Coastal toolkit" if KIT in text else "toolkit")
     assert target.read_bytes().decode().startswith(written)
+
+
+@pytest.mark.parametrize("resources", ["resources: ~", "resources: []"])
+@pytest.mark.parametrize("quote", ["'", ""])
+def test_import_fills_an_empty_catalog_whose_text_above_holds_a_line_separator(
+    tmp_path: Path, resources: str, quote: str
+) -> None:
+    """A collection description pasted from Word (a U+2028 in it): ruamel's line numbers
+    and `str.splitlines`'s disagreed, the `resources:` line was not found, and the import
+    was refused as if the sheet's entries made the catalog invalid."""
+    target = tmp_path / "toolkit.yaml"
+    description = f"{quote}Kept by the library.\u2028Ask first.{quote}"
+    target.write_text(f"{KIT}  description: {description}\n{resources}\n", encoding="utf-8")
+
+    result = import_entries(target, parse_csv(SHEET, source="sheet.csv"))
+
+    assert result.added == ("coastal-erosion-handbook",)
+    assert [r.id for r in load_catalog(target).resources] == ["coastal-erosion-handbook"]
+    assert f"description: {description}\nresources:\n- id: coastal" in target.read_text()
 
 
 @pytest.mark.parametrize("dry_run", [False, True])

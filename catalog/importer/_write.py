@@ -44,6 +44,7 @@ from catalog.importer._records import (
 from catalog.model import Resource
 from catalog.source import (
     CATALOG_SUFFIXES,
+    has_other_breaks,
     load_catalog,
     skip_node,
     spaced_tabs,
@@ -56,6 +57,11 @@ _FOLD_WIDTH = 100
 _EMPTY_RESOURCES = re.compile(
     r"(resources[ \t]*:)[ \t]*(?:\[[ \t]*\]|~|null|Null|NULL)?([ \t]+#.*)?(\r?\n|\r)?"
 )
+#: A line as YAML ends one (CRLF, LF or CR), as ruamel numbers them: `str.splitlines` also
+#: ends one at U+2028, U+2029 and U+0085, which a title pasted from Word may hold.
+_YAML_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+#: A document marker alone on its line (`---`, `...`), a comment after it or not.
+_MARKER = re.compile(r"(?:---|\.\.\.)(?:[ \t]+#.*)?")
 
 
 def import_entries(
@@ -192,9 +198,10 @@ def _filled_anew(data: bytes, suffix: str, title: str, additions: list[dict[str,
     document could not go after a `...`)."""
     made = _new_file(suffix, title, additions)
     text = data.decode("utf-8-sig")
-    lines = text.splitlines()
+    lines = [x for x in _YAML_LINE.findall(text) if not _MARKER.fullmatch(x.strip())]
     if suffix == ".csv" or not all(not x.strip() or x.lstrip().startswith("#") for x in lines):
         return made.encode()
+    text = "".join(lines)  # the curator's notes, without the markers
     newline = _newline(text)
     text = text if text.endswith(("\n", "\r")) or not text else text + newline
     bom = b"\xef\xbb\xbf" if data.startswith(b"\xef\xbb\xbf") else b""
@@ -355,11 +362,13 @@ def _append_yaml(work: Path, text: str, additions: list[dict[str, Any]], path: P
     newline = _newline(text)
     # A tab before a comment is YAML that ruamel refuses (`spaced_tabs`); the lines
     # written back are `text`'s own, tabs and all. Its lines are those of the LF text
-    # read for the layout: `splitlines` ends a line at CRLF as at LF.
+    # read for the layout: `_YAML_LINE` ends a line at CRLF as at LF.
     spaced = spaced_tabs(text.replace("\r\n", "\n"))
     indent, offset = guess_indent(spaced)  # a dash alone on its line included
-    layout = _fast_layout(spaced) or _round_trip_layout(spaced, work, path)
-    lines = text.splitlines(keepends=True)
+    # libyaml ends a line at U+2028 too, which ruamel and the lines below do not.
+    fast = None if has_other_breaks(spaced) else _fast_layout(spaced)
+    layout = fast or _round_trip_layout(spaced, work, path)
+    lines = _YAML_LINE.findall(text)
     if layout.first_item_line is None:  # no entry yet: `resources: []`, `~`, or nothing
         bare = _EMPTY_RESOURCES.fullmatch(lines[layout.resources_line - 1])
         if bare is not None:  # written `resources:`, the entries go below
