@@ -156,5 +156,6 @@ def test_upgrading_to_0019_forces_no_read(tmp_path: Path, site: Site) -> None:
 
         assert night(engine, 3, site) == HEAD * 2
         sync_catalogs(engine, [edit(before, "guide", title="Guide to Services")], now=days(3.5))
-        assert night(engine, 4, site) == [("GET", None), ("HEAD", None)]
+        # Two URLs of one host, asked at once: in either order.
+        assert sorted(night(engine, 4, site)) == [("GET", None), ("HEAD", None)]
         assert night(engine, 5, site) == HEAD * 2
