@@ -460,7 +460,9 @@ def test_cli_prune_with_an_unusable_reports_folder_keeps_its_deletions_and_says_
     )
 
     assert result.exit_code == 0, result.output
-    assert "Deleted " in result.stdout and "Database file:" in result.stdout
+    assert "Deleted " in result.stdout
+    if engine.dialect.name == "sqlite":  # compacted: its sizes said (PostgreSQL's autovacuum)
+        assert "Database file:" in result.stdout
     assert result.stderr.strip().endswith(
         f"note: the reports of earlier runs were not all deleted: {not_a_folder} is a file, "
         "not a folder"
