@@ -59,6 +59,8 @@ from catalog.model import RESOURCE_FIELDS
 from catalog.progress import still_working
 from catalog.source import (
     CATALOG_SUFFIXES,
+    OTHER_BREAKS,
+    has_other_breaks,
     held_tabs,
     reads_as_plain_text,
     skip_node,
@@ -716,14 +718,14 @@ class _Separators:
     (`data`), which decides what was edited and whether the result holds what the round
     trip wrote."""
 
-    _SEPARATORS = "\u2028\u2029\x85"
+    _SEPARATORS = OTHER_BREAKS
     _PRIVATE_USE = range(0xE000, 0xF900)
 
     def __init__(self, *texts: str) -> None:
         #: None when no stand-ins are free; empty when the texts hold no separator.
         self.table: dict[int, int] | None = {}
         self._back: dict[int, int] = {}
-        if not any(c in text for text in texts for c in self._SEPARATORS):
+        if not any(has_other_breaks(text) for text in texts):
             return
         free = (c for c in self._PRIVATE_USE if not any(chr(c) in text for text in texts))
         stand_ins = list(itertools.islice(free, len(self._SEPARATORS)))

@@ -517,19 +517,19 @@ class _Entry:
 
 #: Characters libyaml counts as line breaks and ruamel does not: with one of them in the
 #: file the two parsers' lines disagree, so no line libyaml gives can be trusted.
-_OTHER_BREAKS = ("\x85", "\u2028", "\u2029")
-_OTHER_BREAKS_UTF8 = tuple(brk.encode() for brk in _OTHER_BREAKS)
+OTHER_BREAKS = ("\x85", "\u2028", "\u2029")
+_OTHER_BREAKS_UTF8 = tuple(brk.encode() for brk in OTHER_BREAKS)
 
 
 def has_other_breaks(text: str | bytes) -> bool:
-    """Whether `text` (or its UTF-8 bytes) holds one of `_OTHER_BREAKS`: plain substring
+    """Whether `text` (or its UTF-8 bytes) holds one of `OTHER_BREAKS`: plain substring
     searches, tens of milliseconds for 100,000 entries (libyaml reads them in a second or
     two), none at all for ASCII."""
     if text.isascii():
         return False
     if isinstance(text, bytes):
         return any(brk in text for brk in _OTHER_BREAKS_UTF8)
-    return any(brk in text for brk in _OTHER_BREAKS)
+    return any(brk in text for brk in OTHER_BREAKS)
 
 
 def _fast_catalog(path: Path, text: str | bytes, found: _Findings | None = None) -> Catalog | None:
@@ -545,7 +545,7 @@ def _fast_catalog(path: Path, text: str | bytes, found: _Findings | None = None)
     Entries are composed and checked one at a time from libyaml's events, so memory
     holds the resources, never the whole document's node tree. A catalog read adds its
     URLs written as addresses to `found`, as the precise way does. A line break only
-    libyaml counts (`_OTHER_BREAKS`, e.g. a Windows "…" read as Latin-1) would put every
+    libyaml counts (`OTHER_BREAKS`, e.g. a Windows "…" read as Latin-1) would put every
     later entry's line too low: such a file goes the precise way too.
     """
     if has_other_breaks(text):
