@@ -54,7 +54,13 @@ from catalog.shards import FULL_RUN_LEASE, SHARDED_RUN
 from catalog.store import DRIFTED_LINKS, REFUSED, REFUSED_IDS, UNSENT_LINKS, chunks, held_tries
 from catalog.store import SET_ASIDE_LAPSED as LAPSED
 from catalog.tables import Collection, Decision, Event, Link, Observation, Resource, Run
-from catalog.unsteady import Unsteady, steadied_redirects, unsteady_news, unsteady_redirects
+from catalog.unsteady import (
+    Unsteady,
+    redirect_targets,
+    steadied_redirects,
+    unsteady_news,
+    unsteady_redirects,
+)
 from catalog.urls import canonical_url, with_fragment_of
 
 #: The totals key for resources whose link has never been checked.
@@ -233,6 +239,9 @@ class ResourceRow:
     #: unsteady (`unsteady.unsteady_redirects`); 0: steady, or no redirect. Every queue
     #: (the report's, the flow's artifact, `linkhealth resource`) keeps such a redirect.
     unsteady_redirect: int = 0
+    #: Of such a redirect, the addresses it led to lately (`unsteady.redirect_targets`):
+    #: two or more, it leads elsewhere by turns, and none of them is the fix.
+    unsteady_targets: tuple[str, ...] = ()
     #: Of a flapping link: on how many of the last `UNAVAILABLE_WINDOW` nights the site
     #: answered 503 "unavailable, come back later" (maintenance): what its flips were.
     unavailable_nights: int = 0
@@ -653,8 +662,8 @@ def flapping_unavailable_nights(engine: Engine, rids: Iterable[str]) -> dict[tup
 
 def _with_unsteady_redirects(session: Session, resources: list[ResourceRow]) -> list[ResourceRow]:
     """Links redirecting permanently whose redirect keeps coming and going, with how many
-    times (`unsteady_redirect`): told apart here, every queue built on these rows offers
-    no `accept-redirect` for them."""
+    times (`unsteady_redirect`) and where it led (`unsteady_targets`): told apart here,
+    every queue built on these rows offers no `accept-redirect` for them."""
     ids = sorted(
         {
             r.link_id
@@ -667,8 +676,14 @@ def _with_unsteady_redirects(session: Session, resources: list[ResourceRow]) -> 
         counts.update(unsteady_redirects(session, ids[start : start + _CHUNK]))
     if not counts:
         return resources
+    unsteady = sorted(counts)
+    targets: dict[int, tuple[str, ...]] = {}
+    for start in range(0, len(unsteady), _CHUNK):
+        targets.update(redirect_targets(session, unsteady[start : start + _CHUNK]))
     return [
-        replace(r, unsteady_redirect=counts[r.link_id]) if r.link_id in counts else r
+        replace(r, unsteady_redirect=counts[r.link_id], unsteady_targets=targets.get(r.link_id, ()))
+        if r.link_id in counts
+        else r
         for r in resources
     ]
 

@@ -344,6 +344,43 @@ def steadied_redirects(session: Session, links: Collection[int]) -> dict[int, da
     return _redirect_states(session, links)[1]
 
 
+def redirect_targets(session: Session, links: Collection[int]) -> dict[int, tuple[str, ...]]:
+    """Of `links` redirecting permanently now, the addresses their redirect led to (as
+    `accept-redirect` would take them) at their checks within the window up to their last
+    check, sorted: link id -> addresses. Two or more are a redirect that leads elsewhere by
+    turns (two servers behind a balancer), where tonight's target is no address to move
+    the entry to. For the few unsteady links (`unsteady_redirects`): reads their checks
+    of the window through `ix_observations_link_checked`."""
+    checked = {
+        link: as_utc(at)
+        for link, at in session.execute(
+            select(Link.id, Link.last_checked_at).where(
+                Link.id.in_(sorted(links)),
+                Link.outcome == _MOVED,
+                Link.last_checked_at.is_not(None),
+            )
+        )
+        if at is not None
+    }
+    found: dict[int, set[str]] = defaultdict(set)
+    window = REDIRECT_WINDOW_DAYS
+    if checked:
+        query = select(
+            Observation.link_id,
+            Observation.checked_at,
+            func.coalesce(Observation.suggested_url, Observation.final_url),
+        ).where(
+            Observation.link_id.in_(sorted(checked)),
+            Observation.checked_at >= min(checked.values()) - timedelta(days=window),
+            Observation.outcome == _MOVED,
+        )
+        for link_id, at, target in session.execute(query):
+            last, at = checked.get(link_id), as_utc(at)
+            if target and last is not None and at <= last and not lasted(last - at, window):
+                found[link_id].add(target)
+    return {link: tuple(sorted(targets)) for link, targets in found.items()}
+
+
 def _redirect_states(
     session: Session, links: Collection[int]
 ) -> tuple[dict[int, int], dict[int, datetime]]:

@@ -697,22 +697,40 @@ def _ambiguous_ids(resources: Sequence[ResourceRow]) -> frozenset[str]:
     return frozenset(rid for rid, n in counts.items() if n > 1)
 
 
-def _unsteady_redirect(row: Row, changes: int) -> Row:
+def _unsteady_redirect(row: Row, changes: int, targets: Sequence[str] = ()) -> Row:
     """A row under "Moved permanently" whose redirect the site keeps undoing (it came or
     went `changes` times lately: `catalog.unsteady`): `accept-redirect` would point the
-    entry at an address the site itself answers on some nights only."""
+    entry at an address the site itself answers on some nights only. One that led to
+    several `targets` by turns names them all, and offers none as its new address:
+    tonight's flips with the server that answers."""
     if row.priority is not Priority.UPDATE:
         return row
-    said = f"redirects permanently on some nights and not others, {changes} changes lately"
+    if len(targets) > 1:
+        said = f"redirects permanently to {len(targets)} addresses by turns"
+        fix = (
+            f"The site redirects it {_by_turns(targets)}: none is sure to last, so keep the "
+            "address until the redirect stays on one, then accept it."
+        )
+        row = replace(row, suggested_url=None, suggested_href=None)
+    else:
+        said = "redirects permanently on some nights and not others"
+        fix = (
+            f"The site redirects it to {row.suggested_url} on some nights and not on others: "
+            "keep the address until the redirect stays, then accept it."
+            if row.suggested_url
+            else "The site redirects it on some nights and not on others: keep the address "
+            "until the redirect stays, then accept it."
+        )
+    said = f"{said}, {changes} changes lately"
     note = f"{row.state_note}; {said}" if row.state_note else said[0].upper() + said[1:]
-    fix = (
-        f"The site redirects it to {row.suggested_url} on some nights and not on others: "
-        "keep the address until the redirect stays, then accept it."
-        if row.suggested_url
-        else "The site redirects it on some nights and not on others: keep the address "
-        "until the redirect stays, then accept it."
-    )
     return replace(row, state_note=note, fix=fix, command=None, command_needs_input=False)
+
+
+def _by_turns(targets: Sequence[str]) -> str:
+    """ "to A on some nights and to B on others", "to A, B or C by turns"."""
+    if len(targets) == 2:
+        return f"to {targets[0]} on some nights and to {targets[1]} on others"
+    return f"to {', '.join(targets[:-1])} or {targets[-1]} by turns"
 
 
 def _reached_row(row: Row, at: datetime, now: datetime) -> Row:
@@ -846,8 +864,9 @@ def _row(r: ResourceRow, now: datetime, form: CommandForm) -> Row:
         title_read=_title_read(r, now),
     )
     if r.unsteady_redirect:
-        row = _unsteady_redirect(row, r.unsteady_redirect)
-    quoted = (r.url, r.reason, r.final_url, r.suggested_url)  # where a URL may be quoted
+        row = _unsteady_redirect(row, r.unsteady_redirect, r.unsteady_targets)
+    # Where a URL may be quoted.
+    quoted = (r.url, r.reason, r.final_url, r.suggested_url, *r.unsteady_targets)
     return _without_passwords(row) if any(q and "@" in q for q in quoted) else row
 
 
