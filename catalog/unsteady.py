@@ -276,9 +276,10 @@ def unsteady_news(session: Session, events: Sequence[_Event]) -> dict[int, Unste
     """The window's `events` (oldest first) that change an unsteady link, by id: content
     and title changes at each of the link's last reads, a permanent redirect's comings,
     goings and changes of target (`redirect_change`), and a page's drifts and matches again
-    by turns (each entry's own: `judge_entry_drift`). Of the events of one check
-    (its first hop and final address changed together, a drift from two entries), only
-    the first is `first`: one item."""
+    by turns (each entry's own: `judge_entry_drift`). Of the events of one check (its
+    first hop and final address changed together), only the first is `first`: one item.
+    A drift from two entries at one check is one item of each: the second entry's own
+    page flipping is no less news."""
     found: dict[int, Unsteady] = {}
     for kind, event_kind, column in (
         (CONTENT, "content_changed", Observation.fingerprint),
@@ -317,14 +318,15 @@ def unsteady_news(session: Session, events: Sequence[_Event]) -> dict[int, Unste
         drift_reads = _reads(session, links, Observation.fingerprint, earliest - _READS_SPAN)
         since = earliest - timedelta(days=2 * REDIRECT_WINDOW_DAYS + 1)
         drift_times = _drift_times(session, links, since)
-        told = set()
+        told_entries: set[tuple[int, datetime, int | None]] = set()
         for e in flips:
             check = (e.link_id or 0, as_utc(e.at))
             flipped = drift_times[check[0]]
             verdict = judge_entry_drift(flipped, e.resource_pk, drift_reads[check[0]], check[1])
             if verdict is not None:
-                found[e.id] = replace(verdict, first=verdict.first and check not in told)
-                told.add(check)
+                entry = (*check, e.resource_pk)  # each entry's drift is its own news
+                found[e.id] = replace(verdict, first=verdict.first and entry not in told_entries)
+                told_entries.add(entry)
     return found
 
 

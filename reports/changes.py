@@ -150,12 +150,13 @@ def changes_since(
         if _unsteady_kind(unsteady, e) == CONTENT and unsteady[e.id].first
     }
     # A page found matching its entry by turns: its content and title changed with it, and
-    # its one item says why ("Its content changed at each read" beside it said less).
-    drift_told = {
-        (e.link_id, e.at)
-        for e in data.changes
-        if _unsteady_kind(unsteady, e) == DRIFT and unsteady[e.id].first
-    }
+    # its one item says why ("Its content changed at each read" beside it said less). Of
+    # that entry (None: every entry): another sharing the page, which it still holds, is
+    # told its content changes at every read, or never is.
+    drift_told: dict[tuple[int | None, datetime], set[int | None]] = defaultdict(set)
+    for e in data.changes:
+        if _unsteady_kind(unsteady, e) == DRIFT and unsteady[e.id].first:
+            drift_told[(e.link_id, e.at)].add(e.resource_pk)
     # A link's redirect, final address, title, type and redirect outcome where the window
     # began and where it ended: a redirect that came and went (or went and came back) is no
     # news.
@@ -211,12 +212,8 @@ def changes_since(
         check = (event.link_id, event.at)
         placed: tuple[str, str, str | None, str | None] | None
         if verdict is not None:
-            if (
-                not verdict.first
-                or (verdict.kind == TITLE and check in content_told)
-                or (verdict.kind in (CONTENT, TITLE) and check in drift_told)
-            ):
-                continue  # unsteady since before it, or told with its content or drift
+            if not verdict.first or (verdict.kind == TITLE and check in content_told):
+                continue  # unsteady since before it, or told with its content
             # Of a title alone (an A/B test of it), "Its title": the content never changed.
             title_too = verdict.kind == CONTENT and check in titles_too
             placed = "unsteady", _unsteady_summary(verdict, title_too), None, None
@@ -321,6 +318,13 @@ def changes_since(
         for row in targets:
             if _not_the_entrys(event, took.get(pk_of[id(row)]), failed_at):
                 continue
+            drifted = drift_told.get(check, ())
+            if (
+                verdict is not None
+                and verdict.kind in (CONTENT, TITLE)
+                and (None in drifted or pk_of[id(row)] in drifted)
+            ):
+                continue  # told with its drift
             said, was, now_at, where = summary, before, after, section
             if where in _FLAPPING_NEWS and row.ignored_reason is not None:
                 # "Listed under Check by hand until it steadies. Ignored, so not in the
