@@ -46,6 +46,7 @@ from catalog.text import media_type, strip_accents
 from catalog.urls import site_host
 
 __all__ = [
+    "EMPTIED_REASON",
     "MARKED_REASON",
     "MARKER_LABELS",
     "MIN_PAGE_WORDS",
@@ -57,6 +58,7 @@ __all__ = [
     "judge_drift",
     "judge_emptied",
     "judge_replaced_document",
+    "names_emptied",
     "names_markers",
     "names_replaced",
     "relevance",
@@ -886,6 +888,16 @@ def judge_drift(
     return None
 
 
+#: How the reason for a page whose text lost the entry's words begins (`judge_emptied`).
+EMPTIED_REASON = "The page no longer matches the entry: its text lost the entry's words"
+
+
+def names_emptied(reason: str) -> bool:
+    """Whether a drift reason was given for a page's text that lost the entry's words
+    (`judge_emptied`), which only a read to the page's end can tell."""
+    return reason.startswith(EMPTIED_REASON)
+
+
 #: The text held at least this share of the entry's words (median of the link's history)...
 TEXT_HAD = 0.4
 #: ... and now holds at most this share, and less than half as much: it lost them.
@@ -909,13 +921,17 @@ def judge_emptied(
     page_text: str | None = None,
     content_type: str | None = None,
     was_title: str | None = None,
+    drift_reason: str | None = None,
 ) -> DriftVerdict | None:
     """Whether the page's text lost the entry's words it had, under a title that kept them:
     the page emptied, or its content replaced by "This resource is no longer available" or
     "archived and no longer maintained". `history` holds the link's earlier `text` shares
     (of substantial pages that did not drift); `whole` says the text sample is the page's
     whole text. `was_title` is the page's title before this read: the reason says the
-    title was kept only when it is the same.
+    title was kept only when it is the same. `drift_reason` is the entry's drift flag: one
+    set by this rule keeps holding on a read cut short whose text still lacks the entry's
+    words, as on a HEAD night: that read never reached the page's end, so it cannot say the
+    words are back (it cleared the flag, and the next whole read dated the drift afresh).
 
     Only an HTML page (`content_type`, or none given) with text is judged: a landing page
     replaced by the resource's own PDF has no text sample, only the document's title, and
@@ -933,9 +949,17 @@ def judge_emptied(
     site rebuilt to draw its text by script looks the same to the checker, and deserves
     the same look by hand.
     """
-    if current.markers or current.text is None or not whole or len(history) < TEXT_READS:
+    if current.markers or current.text is None:
         return None
-    if not page_text or (content_type is not None and media_type(content_type) not in _WEB_PAGES):
+    web_page = content_type is None or media_type(content_type) in _WEB_PAGES
+    if not whole:
+        if drift_reason is None or not names_emptied(drift_reason) or not web_page:
+            return None
+        if current.text > TEXT_GONE:
+            return None  # the words it holds are back, whatever lies past the cut
+        held = round(statistics.median(history), 3) if history else None
+        return DriftVerdict(drift_reason, current.score, held, ())
+    if len(history) < TEXT_READS or not page_text or not web_page:
         return None
     baseline = round(statistics.median(history), 3)
     if baseline < TEXT_HAD or current.text > TEXT_GONE or current.text >= baseline / 2:
@@ -948,9 +972,9 @@ def judge_emptied(
     if title and _same_title(was_title, title):
         seen += " kept"
     reason = (
-        f"The page no longer matches the entry: its text lost the entry's words (its text "
-        f"shared {baseline:.0%} of them, now {current.text:.0%}{seen}); the resource may "
-        "have been removed or archived: check the page and update the link or the entry."
+        f"{EMPTIED_REASON} (its text shared {baseline:.0%} of them, now {current.text:.0%}"
+        f"{seen}); the resource may have been removed or archived: check the page and "
+        "update the link or the entry."
     )
     return DriftVerdict(reason, current.score, baseline, ())
 

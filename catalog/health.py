@@ -929,6 +929,7 @@ def judge_page(
                 page_text=text,
                 content_type=obs.content_type,
                 was_title=before.title if before is not None else None,
+                drift_reason=entry_view(before, entry.key).drift_reason if before else None,
             )
         if before is not None and not missing and (verdict is None or not verdict.markers):
             # A report's PDF now answered by the site's "An error occurred" or home page.
