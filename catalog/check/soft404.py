@@ -342,9 +342,11 @@ def _same_place(a: str, b: str) -> bool:
 
 # --- (b) the page says so ---------------------------------------------------------------
 
+#: What is missing. "file or directory": IIS's "404 - File or directory not found.", which
+#: misconfigured sites serve at 200, under a missing PDF's type too.
 _THING = (
-    r"(?:page|pages|file|document|resource|content|article|item|url|link|post|publication"
-    r"|report|web ?page|site)"
+    r"(?:page|pages|file or directory|file|document|resource|content|article|item|url|link"
+    r"|post|publication|report|web ?page|site)"
 )
 _YOU_WANTED = (
     r"(?: (?:that )?(?:you(?: (?:are|were|re|have|had))?|youre|youve)"
