@@ -129,6 +129,27 @@ def test_a_not_found_page_at_200_is_a_soft_404_under_a_pdf_label_as_under_its_ow
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "File not found.",
+        "File not found.\n",
+        "404 Not Found",
+        "404 - File or directory not found.",
+        "The requested file was not found on this server.",
+    ],
+)
+@pytest.mark.parametrize("content_type", ["text/plain", "text/plain; charset=utf-8"])
+def test_a_text_file_that_only_says_it_is_not_found_is_a_soft_404(
+    respx_mock: respx.MockRouter, content_type: str, text: str
+) -> None:
+    obs = check(respx_mock, content_type, text.encode())
+    assert (obs.outcome, obs.reason) == (
+        Outcome.SOFT_404,
+        f"GET 200: the page only says “{text.strip()}”.",
+    )
+
+
+@pytest.mark.parametrize(
     ("content_type", "body", "title"),
     [
         pytest.param("application/pdf", PDF, "Annual Report 2019", id="pdf"),
