@@ -733,7 +733,7 @@ ROUTES: dict[str, Handler] = {
     "/stall-after-page-length": _stall_after(OK_PAGE, chunked=False),
     # ... and what breaks off before a whole page has come.
     "/reset-before-page-end": _broken_off(OK_PAGE[: OK_PAGE.rindex(b"</body>")]),
-    "/reset-after-pdf": _broken_off(OK_PAGE, "application/pdf"),
+    "/reset-after-pdf": _broken_off(PDF_BYTES + OK_PAGE, "application/pdf"),
     "/reset-after-script-string": _broken_off(SCRIPTED_PAGE[: SCRIPTED_PAGE.rindex(b"<p>")]),
     "/stray-answer-after": stray_answer_after,
     "/ssh-banner": ssh_banner,

@@ -1607,7 +1607,9 @@ def test_a_second_layer_stops_where_the_inner_stream_ends() -> None:
             False,
             id="in-a-script",
         ),
-        pytest.param(PAGE.encode(), "application/pdf", False, id="pdf"),
+        # A PDF carrying a page's markup is a PDF; a page a server labels PDF is the page.
+        pytest.param(b"%PDF-1.7\n" + PAGE.encode(), "application/pdf", False, id="pdf"),
+        pytest.param(PAGE.encode(), "application/pdf", True, id="page-labelled-pdf"),
         pytest.param(PAGE.encode(), "application/json", False, id="json"),
     ],
 )

@@ -88,10 +88,10 @@ def analyse_body(
     does, to choose a thread): 2 MiB are not scanned twice.
     """
     mime = media_type(content_type)
-    if body.startswith(b"%PDF-") or mime == "application/pdf":
-        return _binary_facts(body, truncated, etag, total_length, title=_pdf_title(body), pdf=True)
     if _is_html(mime, body):
         return _html_facts(body, content_type, truncated, tags)
+    if body.startswith(b"%PDF-") or mime == "application/pdf":
+        return _binary_facts(body, truncated, etag, total_length, title=_pdf_title(body), pdf=True)
     if _is_text(mime, body):
         text = _collapse(_decode(body, _charset_param(content_type), sniff_meta=False))
         return PageFacts(None, None, text, _hash_text(_stable_prefix(text, truncated)), False)
@@ -623,18 +623,17 @@ def _node_text(node: LexborNode) -> str:
 
 def reads_as_html(content_type: str | None, body: bytes) -> bool:
     """Whether `analyse_body` reads `body` as an HTML page (a PDF never is)."""
-    mime = media_type(content_type)
-    if body.startswith(b"%PDF-") or mime == "application/pdf":
-        return False
-    return _is_html(mime, body)
+    return _is_html(media_type(content_type), body)
 
 
 def _is_html(mime: str | None, body: bytes) -> bool:
+    if body.startswith(b"%PDF-"):
+        return False
     if mime in ("text/html", "application/xhtml+xml"):
         return True
     if mime is None:
         return _HTML_START.match(body[:512].lstrip()) is not None
-    if mime in _UNTYPED:
+    if mime in _UNTYPED or mime in _KEPT_TYPES:
         # Only a whole document's opening: a text file that starts with a tag stays text.
         return _HTML_DOCUMENT.match(body[:512].removeprefix(codecs.BOM_UTF8).lstrip()) is not None
     return False
@@ -653,7 +652,12 @@ _UNTYPED = frozenset(
         "*/*",
     }
 )
-#: The opening of an HTML document, by which a body under an `_UNTYPED` label is HTML.
+#: Types an error page keeps from the missing file it answers for (IIS and SharePoint sites,
+#: CDNs): a PDF report's address answering 200 `application/pdf` with an HTML "Page not
+#: found" was read as the PDF's bytes: "OK". A PDF opens with "%PDF-", never so.
+_KEPT_TYPES = frozenset({"application/pdf"})
+#: The opening of an HTML document, by which a body under an `_UNTYPED` or `_KEPT_TYPES`
+#: label is HTML.
 _HTML_DOCUMENT = re.compile(rb"<(?:!doctype\s+html|html)[\s>]", re.IGNORECASE)
 
 

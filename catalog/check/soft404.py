@@ -342,9 +342,11 @@ def _same_place(a: str, b: str) -> bool:
 
 # --- (b) the page says so ---------------------------------------------------------------
 
+#: What is missing. "file or directory": IIS's "404 - File or directory not found.", which
+#: misconfigured sites serve at 200, under a missing PDF's type too.
 _THING = (
-    r"(?:page|pages|file|document|resource|content|article|item|url|link|post|publication"
-    r"|report|web ?page|site)"
+    r"(?:page|pages|file or directory|file|document|resource|content|article|item|url|link"
+    r"|post|publication|report|web ?page|site)"
 )
 _YOU_WANTED = (
     r"(?: (?:that )?(?:you(?: (?:are|were|re|have|had))?|youre|youve)"
@@ -494,22 +496,24 @@ def page_soft404(
     that entry's title (`_bears`): a catalog that lists "Nothing Here | Stories of
     Survivors" means that page, but "Not Found | OJJDP" for the entry "Not Found - Missing
     Children in Foster Care" is the site's error page.
+
+    A file that is no page is judged by its whole short text alone: a text file that only
+    says "File not found." is the server's message; a PDF's title is its author's.
     """
-    if not facts.is_html:
-        return None
+    title, heading = (facts.title, facts.heading) if facts.is_html else (None, None)
     normal = [f" {_normalize(t)} " for t in entry_titles]
-    entries = [e for e in normal if _bears(facts.title, e) or _bears(facts.heading, e)]
+    entries = [e for e in normal if _bears(title, e) or _bears(heading, e)]
 
     def says(text: str) -> bool:
         return _is_message(text) and not any(f" {_normalize(text)} " in e for e in entries)
 
-    heading = bool(facts.heading) and says(facts.heading or "")
+    headed = bool(heading) and says(heading or "")
     # Never every word of a long page: counting them costs more than all of these tests.
     short = 0 < words_up_to(facts.text, _SHORT_TEXT_WORDS) <= _SHORT_TEXT_WORDS and says(facts.text)
-    if facts.title and _title_says(facts.title, says, url, heading or short):
-        return f"the page's title says {_quote(facts.title)}"
-    if heading:
-        return f"the page's main heading says {_quote(facts.heading or '')}"
+    if title and _title_says(title, says, url, headed or short):
+        return f"the page's title says {_quote(title)}"
+    if headed:
+        return f"the page's main heading says {_quote(heading or '')}"
     if short:
         return f"the page only says {_quote(facts.text)}"
     return None
