@@ -36,6 +36,7 @@ from reports.context import (
     ChangeSection,
     Priority,
     Row,
+    When,
     when,
 )
 
@@ -346,6 +347,8 @@ def changes_since(
                 # parked domain confirmed broken was "Pages now missing (soft 404)" news,
                 # without the evidence its row gives.
                 where, said = "newly_drifted", _still_drifted(event, said, row)
+            if event.kind == "state_changed" and (began := address_since.get(pk_of[id(row)])):
+                said = _of_its_address(said, event.details, when(began, now), row.checks)
             if where == "unsteady" and verdict is not None and verdict.kind == REDIRECT:
                 if event.kind == "outcome_changed":
                     said = _unsteady_redirect(verdict, row.suggested_url)
@@ -1048,16 +1051,36 @@ def _stays_redirected(target: str | None) -> str:
     return f"Now stays redirected{to} at its last {READS_IN_A_ROW} checks: accept it."
 
 
-def _confirmed(what: str, details: Mapping[str, Any]) -> str:
+def _confirmed(what: str, details: Mapping[str, Any], address_since: When | None = None) -> str:
     """ "Confirmed broken after 3 failed checks.", of a `state_changed` to broken; for a
     site answering 503 "unavailable" night after night, how long it has (the failures
-    counted began only once it had lasted `unavailable_days`)."""
+    counted began only once it had lasted `unavailable_days`). `address_since`: told as
+    its address's, failing since then (`_of_its_address`)."""
     nights = details.get("unavailable_nights")
+    of, since = "", ""
+    if address_since is not None:
+        of, since = " of its address", f" (failing since {address_since.date})"
     if isinstance(nights, int) and nights > 1:
-        return f"Confirmed {what}: unavailable (503) at every check for {nights} nights."
+        unavailable = "its address unavailable" if of else "unavailable"
+        return f"Confirmed {what}: {unavailable} (503) at every check for {nights} nights{since}."
     failures = details.get("consecutive_failures") or 0
     checks = "its first failed check" if failures == 1 else f"{failures} failed checks"
-    return f"Confirmed {what} after {checks}."
+    return f"Confirmed {what} after {checks}{of}{since}."
+
+
+def _of_its_address(said: str, details: Mapping[str, Any], since: When, checks: int) -> str:
+    """`said` of the confirmation of an entry that took its address after the address
+    began to fail, at `since` (its row counts only its own `checks` of it,
+    `ResourceRow.own_checks`): the confirmation is the URL's, whoever pointed at it, and
+    counted failures from before the entry took it. "After 3 failed checks" beside its
+    row's "1 check" read as this entry's: told as the address's."""
+    if (details.get("consecutive_failures") or 0) <= checks:
+        return said  # every failure counted was of its own checks
+    for what in ("broken", "missing"):
+        plain = _confirmed(what, details)
+        if said.startswith(plain):
+            return _confirmed(what, details, since) + said[len(plain) :]
+    return said
 
 
 def _started_failing(row: Row, since: datetime | None, at: datetime) -> str:
