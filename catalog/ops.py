@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urljoin
 
 from catalog import store
-from catalog.clock import Clock, utcnow
+from catalog.clock import Clock, as_utc, utcnow
 from catalog.db import Engine, engine_for, existing_database
 from catalog.errors import LinkhealthError, NotFoundError
 from catalog.health import (
@@ -51,7 +51,7 @@ from catalog.queries import (
     unsent_of,
 )
 from catalog.settings import Settings
-from catalog.source import load_catalogs
+from catalog.source import catalog_files, load_catalogs
 from catalog.sync import SyncResult, sync_catalogs
 from catalog.text import backtick_fence, clauses, code_span, counted, in_sentence
 
@@ -210,13 +210,42 @@ class RecheckPlan:
     pairs: tuple[tuple[str, str], ...] | None = None
     #: What that sync changed, in words ("1 removed", "1 added, 1 removed"); "" for nothing.
     synced: str = ""
+    #: (collection key, id, removed at) of each named id in no configured catalog whose
+    #: entry a sync found gone from one (`store.removed_entries`): nothing to check, said.
+    removed: tuple[tuple[str, str, datetime], ...] = ()
+    #: When the plan's sync ran: an entry removed then was removed by the curator's edit.
+    synced_at: datetime | None = None
 
     @property
     def report_only(self) -> bool:
-        """Nothing to check, yet the sync changed the catalogs: a removed entry picks
-        nothing, and the report still lists it, a dead link to fix, until a run writes it
-        again. The recheck writes it again then, as the README promises."""
-        return not self.ids and self.sync_changes > 0
+        """Nothing to check, yet the sync changed the catalogs, or a named id's entry was
+        removed: a removed entry picks nothing, and the report still lists it, a dead link
+        to fix, until a run writes it again (`linkhealth sync` writes none). The recheck
+        writes it again then, as the README promises."""
+        return not self.ids and (self.sync_changes > 0 or bool(self.removed))
+
+    @property
+    def synced_words(self) -> str:
+        """What the report written again follows, for its artifacts: "1 catalog change (1
+        removed)", or, its removal synced before, "the removal of toolkit/dead"."""
+        if self.sync_changes:
+            return f"{counted(self.sync_changes, 'catalog change')} ({self.synced})"
+        return f"the removal of {', '.join(f'{key}/{rid}' for key, rid, _ in self.removed)}"
+
+    def removed_said(self) -> tuple[str, ...]:
+        """A line for each named id whose entry was removed from its catalog: refused as
+        unknown, it read as a typo, and the report kept listing it."""
+        lines = []
+        for key, rid, at in self.removed:
+            if self.synced_at is not None and as_utc(at) >= as_utc(self.synced_at):
+                when, synced = "", " (its removal is synced now)"
+            else:
+                when, synced = f" on {as_utc(at):%Y-%m-%d}", ""
+            lines.append(
+                f"{key}/{rid}: removed from the catalog{when}, so there is nothing to "
+                f"check{synced}."
+            )
+        return tuple(lines)
 
 
 def _sync_words(synced: SyncResult) -> str:
@@ -231,14 +260,23 @@ def _sync_words(synced: SyncResult) -> str:
     return ", ".join(f"{n} {kind}" for n, kind in kinds if n)
 
 
-def unknown_ids(settings: Settings, ids: Sequence[str]) -> list[str]:
+def unknown_ids(
+    settings: Settings, ids: Sequence[str], *, removed_known: bool = False
+) -> list[str]:
     """The ids of `ids` that no configured catalog holds, for the command line to refuse
     before it starts a flow run. The database answers for ids synced before; only the rest
-    (new entries not synced yet, typos) cost reading the catalog files."""
+    (new entries not synced yet, typos) cost reading the catalog files. `removed_known`:
+    an id whose entry a sync found removed from a configured catalog is no typo
+    (`recheck` says it was removed)."""
     if not ids:
         return []
     try:  # (a database not made yet is not made here: a refused recheck leaves no file)
-        known = store.active_rids(engine_for(existing_database(settings.database_url)), ids)
+        engine = engine_for(existing_database(settings.database_url))
+        known = store.active_rids(engine, ids)
+        rest = [i for i in ids if i not in known]
+        if rest and removed_known:
+            keys = [file.stem for file in catalog_files(settings.catalogs)]
+            known |= {rid for _, rid, _ in store.removed_entries(engine, keys, rest)}
     except LinkhealthError:  # none yet, or it cannot be opened: the catalog files decide
         known = set()
     rest = [i for i in ids if i not in known]
@@ -263,7 +301,8 @@ def plan_recheck(
     (`only_in`), checked in those catalogs alone; the plan's `pairs` say which entries
     of each id to check (`narrowed`).
 
-    Raises NotFoundError when a named id is in no catalog.
+    Raises NotFoundError when a named id is in no catalog, unless a sync (this one: the
+    curator's edit) found its entry removed from one (the plan's `removed`).
     """
     only = only or {}
     ids = list(dict.fromkeys([*ids, *only]))
@@ -299,7 +338,9 @@ def plan_recheck(
         last_edits=edits,
         now=now,
     )
-    if missing:
+    removed = store.removed_entries(engine, keys, missing) if missing else []
+    gone = {rid for _, rid, _ in removed}
+    if missing := [rid for rid in missing if rid not in gone]:
         raise NotFoundError.unknown_ids(missing)
     entries = tuple(
         (s.collection, s.rid)
@@ -316,6 +357,8 @@ def plan_recheck(
         collections=keys,
         picked=entries,
         pairs=None if pairs is None else tuple(pairs),
+        removed=tuple(removed),
+        synced_at=now,
     )
 
 

@@ -476,6 +476,7 @@ def flow_run_here(
     ids: list[str] | None,
     trigger: str | None = None,
     database_needed: bool = False,
+    removed_known: bool = False,
 ) -> Iterator[list[str] | None]:
     """Around a flow run `check` or `recheck` starts in this process: the catalogs are read
     once and refused here when unusable (`given`: named on the command line, or by a trial
@@ -487,7 +488,8 @@ def flow_run_here(
     configured catalogs (from cron, say: `linkhealth status` shows it); files a curator
     names to try them are only refused, and so are ids no catalog holds (a typo, said on
     stderr: no run was refused). `database_needed`: a database that does not exist is an
-    error (exit 3) before anything is read or made, not a new empty one."""
+    error (exit 3) before anything is read or made, not a new empty one. `removed_known`:
+    an id whose entry a sync found removed from its catalog is not refused (`unknown_ids`)."""
     from catalog.errors import CatalogError
     from catalog.progress import still_working
     from catalog.source import read_once
@@ -509,7 +511,7 @@ def flow_run_here(
 
                 existing_database(settings.database_url)
             wanted = bare_ids(settings, ids_as_held(settings, ids))
-            refuse_unknown_ids(settings, wanted)
+            refuse_unknown_ids(settings, wanted, removed_known=removed_known)
             refuse_demo_catalog(settings)
         ensure_server(say=_err)
         from flows.check_flow import settings_said
@@ -566,12 +568,14 @@ def bare_ids(settings: Settings, ids: list[str] | None) -> list[str] | None:
     return list(dict.fromkeys(out))
 
 
-def refuse_unknown_ids(settings: Settings, ids: list[str] | None) -> None:
+def refuse_unknown_ids(
+    settings: Settings, ids: list[str] | None, *, removed_known: bool = False
+) -> None:
     """Before a flow run starts: `NotFoundError` (exit 4) for ids no catalog holds."""
     from catalog.errors import NotFoundError
     from catalog.ops import unknown_ids
 
-    missing = unknown_ids(settings, ids or [])
+    missing = unknown_ids(settings, ids or [], removed_known=removed_known)
     if missing:
         raise NotFoundError.unknown_ids(missing)
 

@@ -129,6 +129,8 @@ def recheck(
         # yet (a mistyped --db, the wrong folder), every entry, or none. Named ids may
         # start one (a trial's `recheck ID --db sqlite:///var/trial.db`).
         database_needed=changed or failing,
+        # An id whose entry was just removed from its catalog: the flow says so.
+        removed_known=True,
     ) as wanted:
         from flows.events import emit_catalog_edited, flush
         from flows.recheck_flow import recheck as recheck_flow
@@ -142,11 +144,11 @@ def recheck(
             overrides=overrides,
             render=report,
         )
+    for line in result.verdicts:  # (and a named id's entry removed from its catalog)
+        typer.echo(for_terminal(line))
     if not result.ids:
         typer.echo(for_terminal(result.nothing_said()))
         return
-    for line in result.verdicts:
-        typer.echo(for_terminal(line))
     if result.summary is not None:
         for line in result.summary.lines():
             typer.echo(for_terminal(line))

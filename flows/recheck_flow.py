@@ -5,7 +5,8 @@ checked) and `failing_only`; `entries` (`KEY/ID`) narrows a named id to one cata
 entry, not what `changed_only` or `failing_only` picks of that id. The selection is
 `catalog.ops.plan_recheck`; the check itself is the same `run_check` the nightly flow
 runs, limited to the chosen ids.
-Output: a `RecheckResult` with the run summary and one verdict line per resource; when
+Output: a `RecheckResult` with the run summary and one verdict line per resource (and per
+named id whose entry was removed from its catalog: `RecheckPlan.removed_said`); when
 nothing is to check but the sync changed the catalogs (an entry removed), no run, and the
 report written again (`RecheckPlan.report_only`).
 The `recheck` deployment in prefect.yaml runs this flow when the event
@@ -70,12 +71,9 @@ class RecheckResult:
     def nothing_said(self) -> str:
         """What a recheck that checked nothing says: "Nothing to recheck.", or what its sync
         changed and where the report written again for it is."""
-        if not self.sync_changes:
-            return "Nothing to recheck."
-        parts = [
-            "Nothing to recheck",
-            f"{counted(self.sync_changes, 'catalog change')} synced ({self.synced})",
-        ]
+        parts = ["Nothing to recheck"]
+        if self.sync_changes:
+            parts.append(f"{counted(self.sync_changes, 'catalog change')} synced ({self.synced})")
         if self.report_path:
             parts.append(f"report written to {self.report_path}")
         return "; ".join(parts) + "."
@@ -147,8 +145,11 @@ def _recheck(
     summary = run_check(
         settings, trigger="recheck", resource_ids=list(plan.ids), render=render, entries=pairs
     )
-    verdicts = entry_verdicts(
-        engine, summary.run_id, plan.ids, plan.collections, pairs, resource_ids or (), only
+    verdicts = (
+        entry_verdicts(
+            engine, summary.run_id, plan.ids, plan.collections, pairs, resource_ids or (), only
+        )
+        + plan.removed_said()
     )
     for line in verdicts:
         log.info(line)
@@ -159,22 +160,24 @@ def _recheck(
 
 def _nothing_to_recheck(settings: Settings, plan: RecheckPlan, render: bool) -> RecheckResult:
     """A recheck that picked nothing: no run, but the report written again when the plan's
-    sync changed the catalogs (`RecheckPlan.report_only`): it still listed a removed entry
-    to fix, until the night."""
+    sync changed the catalogs, or a named id's entry was removed (`RecheckPlan.report_only`):
+    it still listed a removed entry to fix, until the night."""
     log = get_run_logger()
+    removed = plan.removed_said()
+    for line in removed:
+        log.info(line)
     path = None
     if render and plan.report_only:
-        changes = f"{counted(plan.sync_changes, 'catalog change')} ({plan.synced})"
-        path = publish_after_sync(settings, changes)
+        path = publish_after_sync(settings, plan.synced_words)
     result = RecheckResult(
         ids=(),
         summary=None,
-        verdicts=(),
+        verdicts=removed,
         sync_changes=plan.sync_changes,
         synced=plan.synced,
         report_path=path,
     )
-    if plan.sync_changes:
+    if plan.sync_changes or path:
         log.info(result.nothing_said())
     else:
         log.info("Nothing to recheck: no resource matches the selection.")

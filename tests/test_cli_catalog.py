@@ -220,7 +220,7 @@ def test_check_with_catalog_parses_the_file_once(
         return (
             summary
             if command == ["check"]
-            else SimpleNamespace(ids=[], summary=summary, nothing_said=str)
+            else SimpleNamespace(ids=[], summary=summary, verdicts=(), nothing_said=str)
         )
 
     if command[0] == "recheck":  # it rechecks what a check stored: that database exists

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, aliased
 
 from catalog import groups
 from catalog import tables as t
+from catalog.clock import as_utc
 from catalog.collation import byte_order
 from catalog.db import shown_url
 from catalog.errors import ConfigError, NotFoundError
@@ -600,6 +601,28 @@ def recheck_statuses(
             for row in s.connection().execute(query.where(where)):
                 found[(row.key, row.rid)] = _recheck_status(row)
     return [found[key] for key in sorted(found)]
+
+
+def removed_entries(
+    engine: Engine, collections: Collection[str] | None, rids: Collection[str]
+) -> list[tuple[str, str, datetime]]:
+    """(collection key, id, removed at) of the entries of `collections` (keys; None: all)
+    with an id of `rids` that a sync found gone from their catalog file, by collection then
+    id: an id a curator names after removing its entry is no typo (`recheck` says so)."""
+    res, col = t.Resource, t.Collection
+    query = (
+        select(col.key, res.rid, res.removed_at)
+        .join(col, col.id == res.collection_id)
+        .where(res.removed_at.is_not(None))
+    )
+    if collections is not None:
+        query = query.where(col.key.in_(sorted(collections)))
+    found: list[tuple[str, str, datetime]] = []
+    with read_session(engine) as s:
+        for part in chunks(sorted(set(rids))):
+            rows = s.execute(query.where(res.rid.in_(part)))
+            found.extend((key, rid, as_utc(at)) for key, rid, at in rows if at is not None)
+    return sorted(found)
 
 
 def _recheck_status(row: Any) -> RecheckStatus:
