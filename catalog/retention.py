@@ -9,7 +9,9 @@ live in their own tables. Of the observations themselves we keep:
 - every one checked within the last `keep_days` days (recent history, "checks" counts);
 - each link's latest observation (what the report shows and what `links` points at);
 - each link's newest `store.DRIFT_HISTORY` observations with relevance scores, so the
-  drift baseline (a page's similarity to its entry over time) survives pruning;
+  drift baseline (a page's similarity to its entry over time) survives pruning, and of
+  each entry flagged drifted, the baseline it drifted from (`store.drift_baselines`: a
+  page shared by several entries goes on scoring the others);
 - each link's tries not sent since its last check, its host having said it was away
   (`links.held_tries` counts them: `linkhealth resource` and the resource page show them,
   as many as the report's JSON and the export say);
@@ -93,7 +95,13 @@ from catalog.problem_checks import (
 )
 from catalog.queries import WORKED
 from catalog.settings import MAX_DAYS
-from catalog.store import DRIFT_HISTORY, PG_WRITE_LOCK, held_reason, unsent_since_sent
+from catalog.store import (
+    DRIFT_HISTORY,
+    PG_WRITE_LOCK,
+    drift_baselines,
+    held_reason,
+    unsent_since_sent,
+)
 from catalog.tables import Link, Observation, Resource, UTCDateTime
 
 #: Rows deleted per write transaction.
@@ -383,12 +391,15 @@ def _fill_keep(
                     ),
                 )
             )
-            history = _drift_history(Observation.link_id.between(first, after))
-            conn.execute(
-                _KEEP.insert().from_select(
-                    ["id"], select(history.c.id).where(history.c.checked_at < cutoff)
+            for history in (
+                _drift_history(Observation.link_id.between(first, after)),
+                drift_baselines(Observation.link_id.between(first, after)),
+            ):
+                conn.execute(
+                    _KEEP.insert().from_select(
+                        ["id"], select(history.c.id).where(history.c.checked_at < cutoff)
+                    )
                 )
-            )
             _keep_first_own_checks(conn, Resource.link_id.between(first, after))
         done += len(links)
         if on_scan is not None:

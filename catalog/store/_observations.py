@@ -9,13 +9,25 @@ from datetime import UTC, datetime
 from operator import attrgetter, itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Engine, and_, bindparam, func, or_, select, true
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Connection,
+    Engine,
+    Subquery,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
 
 from catalog import health as health_rules
 from catalog import tables as t
 from catalog.collation import byte_order
-from catalog.groups import stored_drift_entries
+from catalog.groups import entry_drift_since, stored_drift_entries
 from catalog.health import Change, Entry, EntryDrift, LinkState
 from catalog.model import Observation
 from catalog.outcomes import Outcome
@@ -100,10 +112,9 @@ def _record_chunk(
     entries = _entries_of(conn, judged)
     by_id = {link.id: link for link in links.values()}
     # A link never checked has no observations, so no drift history to read.
-    history = _relevance_histories(
-        conn,
-        [i for i in dict.fromkeys(judged) if i in entries and by_id[i].last_checked_at],
-    )
+    scored = [i for i in dict.fromkeys(judged) if i in entries and by_id[i].last_checked_at]
+    history = _relevance_histories(conn, scored)
+    baselines = _drifted_baselines(conn, [i for i in scored if by_id[i].drift_reason is not None])
     # A flag on every entry of a link that entries joined since: the entries it was raised for.
     flagged_for = drift_raised_for(
         conn,
@@ -140,9 +151,10 @@ def _record_chunk(
         judgement = None
         if link.id in entries and health_rules.judges_drift(obs):
             past = history.setdefault(link.id, [])
-            judgement = health_rules.judge_page(
-                obs, entries[link.id], _by_entry(past), before=state
+            judged_by = _kept_baselines(
+                _by_entry(past), state, stored[link.id], baselines.get(link.id, {})
             )
+            judgement = health_rules.judge_page(obs, entries[link.id], judged_by, before=state)
         if judgement is not None:
             row["relevance"] = judgement.relevance
             row["relevance_scores"] = dict(judgement.baseline_scores) or None
@@ -475,6 +487,84 @@ def _relevance_histories(conn: Connection, link_ids: Sequence[int]) -> dict[int,
         for link_id, scores in rows:
             found.setdefault(link_id, []).append(scores)
     return found
+
+
+def drift_baselines(links: ColumnElement[bool]) -> Subquery:
+    """The baseline each flagged entry of the links `links` selects drifted from: of each
+    entry its link's drift flag concerns (`groups.entry_drift_since`), the newest
+    `DRIFT_HISTORY` scored observations of the link checked before that entry's drift
+    began (id, checked_at, link_id, resource_id, relevance_scores).
+
+    A drifted score never joins the history, but on a page shared by several entries the
+    others' scores go on filling it: after `DRIFT_HISTORY` nights the newest scored checks
+    (`_relevance_histories`) held nothing of the drifted entry, and judged with no history
+    the same page "matched it again". `db prune` keeps these rows too (`catalog.retention`).
+    """
+    obs, link, res = table_of(t.Observation), table_of(t.Link), table_of(t.Resource)
+    since = entry_drift_since(link.c.drift_since, link.c.drift_entries, res.c.id)
+    rank = (
+        func.row_number()
+        .over(partition_by=res.c.id, order_by=(obs.c.checked_at.desc(), obs.c.id.desc()))
+        .label("rank")
+    )
+    scored = (
+        select(
+            obs.c.id,
+            obs.c.checked_at,
+            obs.c.link_id,
+            res.c.id.label("resource_id"),
+            obs.c.relevance_scores,
+            rank,
+        )
+        .select_from(
+            link.join(res, res.c.link_id == link.c.id).join(obs, obs.c.link_id == link.c.id)
+        )
+        .where(
+            links,
+            link.c.drift_reason.is_not(None),
+            res.c.removed_at.is_(None),
+            obs.c.relevance_scores.is_not(None),
+            obs.c.checked_at < since,
+        )
+        .subquery()
+    )
+    return select(scored).where(scored.c.rank <= DRIFT_HISTORY).subquery()
+
+
+def _drifted_baselines(conn: Connection, link_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """`drift_baselines` of these links: link -> entry key -> its rows of scores, newest
+    first."""
+    found: dict[int, dict[str, list[Any]]] = {}
+    obs = table_of(t.Observation)
+    for chunk in chunks(list(link_ids)):
+        kept = drift_baselines(obs.c.link_id.in_(chunk))
+        rows = conn.execute(
+            select(kept.c.link_id, kept.c.resource_id, kept.c.relevance_scores).order_by(
+                kept.c.resource_id, kept.c.rank
+            )
+        )
+        for link_id, resource_id, scores in rows:
+            found.setdefault(link_id, {}).setdefault(str(resource_id), []).append(scores)
+    return found
+
+
+def _kept_baselines(
+    history: dict[str, list[float]],
+    state: LinkState,
+    stored: LinkState,
+    baselines: Mapping[str, Sequence[Any]],
+) -> dict[str, list[float]]:
+    """`history` (`_by_entry`) with each flagged entry's scores the baseline it drifted from
+    (`drift_baselines`, read for the link's `stored` state), while its drift is the one
+    read: one cleared or dated anew earlier in the batch has its baseline in `history`."""
+    for key, rows in baselines.items():
+        since = health_rules.entry_view(state, key).drift_since
+        if since is None or since != health_rules.entry_view(stored, key).drift_since:
+            continue
+        own = _by_entry(rows)
+        for name in (key, health_rules.TEXT_SCORES + key):
+            history[name] = own.get(name, [])
+    return history
 
 
 def _by_entry(rows: Sequence[Any]) -> dict[str, list[float]]:
