@@ -5,6 +5,9 @@
   `same_address`.
 - 417d8cf: a page-emptied drift flag is held by any read that is not `whole`; a complete
   read of a long page (text past the 2,000-character sample) is never `whole`.
+- fea7dbd: a 503 confirmation counts nights, and is told as the address's only when the
+  address counted more failures than the entry's own checks.
+- (before these changes) "Now leads somewhere else" prints a target's password.
 """
 
 from __future__ import annotations
@@ -15,12 +18,25 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from catalog import store
 from catalog.model import Hop, Observation
 from catalog.outcomes import Outcome
+from catalog.queries import report_data
+from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
-from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
+from reports.build import build_context
+from reports.context import Priority
+from tests.factories import (
+    days,
+    make_catalog,
+    make_observation,
+    make_resource,
+    temporary_database,
+    unavailable_observation,
+)
 from tests.test_e1_missed_rot import GUIDE, TITLE, Site, drift_reason, html, night
 from tests.test_e1_missed_rot import engine as engine  # the fixture
+from tests.test_fx_reverted_url_count import V1, V2, _kit
 from tests.test_x2_unsteady_news import FLAP, NEW, page, row
 from tests.test_x2_unsteady_news import night as x2_night
 
@@ -122,3 +138,63 @@ def test_rv_a_full_read_of_the_restored_long_page_clears_the_emptied_flag(
     for day in (5, 6, 7):
         night(engine, site, day)
     assert drift_reason(engine) is None, drift_reason(engine)
+
+
+# --- fea7dbd: a 503 confirmation of an entry that took its address late -------------------
+
+
+def test_rv_a_503_confirmation_of_an_entry_that_took_the_address_late_is_the_address_s(
+    tmp_path: Path,
+) -> None:
+    """The keeper's address answers 503 "unavailable" from night 1; the guide is edited to
+    it before night 6 and it is confirmed broken on night 10. The guide's row says broken
+    since night 6, 5 checks; its news said "Confirmed broken: unavailable (503) at every
+    check for 10 nights." as the guide's own, the words fea7dbd gives as the address's
+    ("its address unavailable ... (failing since ...)") only when the address counted more
+    failures than the entry's checks: a 503's words count nights, not those failures."""
+    health = HealthSettings()
+    with temporary_database(tmp_path, "late.db") as db:
+
+        def one_night(n: int, obs: list[Observation]) -> None:
+            run_id = store.start_run(db, trigger="schedule", now=days(n))
+            store.record_observations(db, run_id, obs, health, now=days(n))
+            store.finish_run(db, run_id, status="completed", now=days(n + 0.01))
+
+        sync_catalogs(db, [_kit(V2, keeper=True)], now=days(0))
+        one_night(
+            0,
+            [make_observation(V1, Outcome.OK, days(0)), make_observation(V2, Outcome.OK, days(0))],
+        )
+        for n in range(1, 11):
+            if n == 6:
+                sync_catalogs(db, [_kit(V1, keeper=True)], now=days(5.5))
+            ok = [make_observation(V2, Outcome.OK, days(n))] if n < 6 else []
+            one_night(n, [unavailable_observation(V1, days(n), wait=7200), *ok])
+        ctx = build_context(report_data(db), now=days(10.02))
+    (guide,) = [r for r in ctx.resources if r.resource_id == "guide"]
+    assert (guide.priority, guide.checks) == (Priority.BROKEN, 5)
+    assert ctx.changes is not None
+    (said,) = [
+        i.summary
+        for s in ctx.changes.sections
+        for i in s.items
+        if i.resource_id == "guide" and i.summary.startswith("Confirmed")
+    ]
+    assert "its address" in said, said
+
+
+# --- passwords in an unsteady redirect's targets --------------------------------------------
+
+
+def test_rv_a_redirect_that_leads_elsewhere_never_prints_its_targets_password(
+    guides: Engine,
+) -> None:
+    """Targets carrying a user name and password (a staff mirror): the queue row hides it
+    (`_without_passwords`), and so does "Now redirects permanently to https://ann:***@...";
+    the night it first led elsewhere, "Now leads somewhere else" printed it whole."""
+    a = "https://ann:s3cret@guides.example/new-a"
+    b = "https://ann:s3cret@guides.example/new-b"
+    x2_night(guides, 1, [page(FLAP, days(1), 1)], report=False)
+    for n in range(2, 6):
+        news = x2_night(guides, n, [moved_with(n, a if n % 2 else b)])
+        assert "s3cret" not in news, (n, news)
