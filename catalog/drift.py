@@ -922,6 +922,8 @@ def judge_emptied(
     content_type: str | None = None,
     was_title: str | None = None,
     drift_reason: str | None = None,
+    cut: bool = False,
+    kept_text: float | None = None,
 ) -> DriftVerdict | None:
     """Whether the page's text lost the entry's words it had, under a title that kept them:
     the page emptied, or its content replaced by "This resource is no longer available" or
@@ -929,9 +931,13 @@ def judge_emptied(
     (of substantial pages that did not drift); `whole` says the text sample is the page's
     whole text. `was_title` is the page's title before this read: the reason says the
     title was kept only when it is the same. `drift_reason` is the entry's drift flag: one
-    set by this rule keeps holding on a read cut short whose text still lacks the entry's
-    words, as on a HEAD night: that read never reached the page's end, so it cannot say the
-    words are back (it cleared the flag, and the next whole read dated the drift afresh).
+    set by this rule keeps holding on a read `cut` short whose text still lacks the entry's
+    words (`kept_text`: their share in all the text it kept, sample and tail), as on a HEAD
+    night: that read never reached the page's end, so it cannot say the words are back (it
+    cleared the flag, and the next whole read dated the drift afresh). A full read of a
+    page longer than the sample holds no flag: it read the page to its end, whose words
+    may lie between the sample and tail the checker kept (a guide restored between a long
+    menu and footer was held "no longer matches" at every read).
 
     Only an HTML page (`content_type`, or none given) with text is judged: a landing page
     replaced by the resource's own PDF has no text sample, only the document's title, and
@@ -953,9 +959,9 @@ def judge_emptied(
         return None
     web_page = content_type is None or media_type(content_type) in _WEB_PAGES
     if not whole:
-        if drift_reason is None or not names_emptied(drift_reason) or not web_page:
+        if not cut or drift_reason is None or not names_emptied(drift_reason) or not web_page:
             return None
-        if current.text > TEXT_GONE:
+        if max(current.text, kept_text or 0.0) > TEXT_GONE:
             return None  # the words it holds are back, whatever lies past the cut
         held = round(statistics.median(history), 3) if history else None
         return DriftVerdict(drift_reason, current.score, held, ())

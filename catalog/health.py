@@ -921,6 +921,13 @@ def judge_page(
             # The page emptied, or a "no longer available" notice under the old title. Only
             # a text read to its end can have lost them: a read cut short may hold none of it.
             whole = obs.text_tail_packed is None and not obs.text_cut
+            flag = entry_view(before, entry.key).drift_reason if before else None
+            kept = None
+            if obs.text_cut and tail and flag is not None and drift.names_emptied(flag):
+                # Its words may be back past the sample, in the text's end the read kept.
+                kept = drift.relevance(
+                    entry.title, entry.description, obs.title, f"{text or ''}\n{tail}"
+                ).text
             verdict = drift.judge_emptied(
                 rel,
                 history.get(text_key, ()),
@@ -929,7 +936,9 @@ def judge_page(
                 page_text=text,
                 content_type=obs.content_type,
                 was_title=before.title if before is not None else None,
-                drift_reason=entry_view(before, entry.key).drift_reason if before else None,
+                drift_reason=flag,
+                cut=obs.text_cut,
+                kept_text=kept,
             )
         if before is not None and not missing and (verdict is None or not verdict.markers):
             # A report's PDF now answered by the site's "An error occurred" or home page.
