@@ -404,10 +404,27 @@ def changes_since(
         since=when(start, now) if start else None,
         first_run_id=first.id if first else None,
         sections=tuple(
-            ChangeSection(key, heading, tuple(sections[key]))
+            ChangeSection(key, heading, tuple(_without_passwords(i) for i in sections[key]))
             for key, heading in _SECTIONS
             if sections[key]
         ),
+    )
+
+
+def _without_passwords(item: ChangeItem) -> ChangeItem:
+    """`item` with each URL's password hidden (`urls.without_password`), as the queue's rows
+    hide it: a redirect's targets ("Now leads somewhere else. https://ann:s3cret@... → ...")
+    and a reason or fix quoting an address were printed whole."""
+
+    def hidden(value: str | None) -> str | None:
+        return without_password(value) if value else value
+
+    return replace(
+        item,
+        summary=without_password(item.summary),
+        before=hidden(item.before),
+        after=hidden(item.after),
+        quoted=tuple(without_password(q) for q in item.quoted),
     )
 
 
