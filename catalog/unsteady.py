@@ -14,7 +14,7 @@ changes is news as ever: only changes at each of the last `READS_IN_A_ROW` reads
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from catalog.check.redirects import same_address
+from catalog.check.redirects import address_key, same_address, stable_url
 from catalog.clock import as_utc
 from catalog.outcomes import Outcome, Severity
 from catalog.settings import lasted
@@ -351,7 +351,9 @@ def redirect_targets(session: Session, links: Collection[int]) -> dict[int, tupl
     `accept-redirect` would take them) at their checks within the window up to their last
     check, sorted: link id -> addresses. Two or more are a redirect that leads elsewhere by
     turns (two servers behind a balancer), where tonight's target is no address to move
-    the entry to. For the few unsteady links (`unsteady_redirects`): reads their checks
+    the entry to. Targets are told apart as the checker tells them (`same_address`): one
+    with a fresh session id each night, or its host in capitals on some, is one address
+    (`_spelling`). For the few unsteady links (`unsteady_redirects`): reads their checks
     of the window through `ix_observations_link_checked`."""
     checked = {
         link: as_utc(at)
@@ -364,7 +366,7 @@ def redirect_targets(session: Session, links: Collection[int]) -> dict[int, tupl
         )
         if at is not None
     }
-    found: dict[int, set[str]] = defaultdict(set)
+    found: dict[int, dict[str, list[tuple[datetime, str]]]] = defaultdict(lambda: defaultdict(list))
     window = REDIRECT_WINDOW_DAYS
     if checked:
         query = select(
@@ -379,8 +381,20 @@ def redirect_targets(session: Session, links: Collection[int]) -> dict[int, tupl
         for link_id, at, target in session.execute(query):
             last, at = checked.get(link_id), as_utc(at)
             if target and last is not None and at <= last and not lasted(last - at, window):
-                found[link_id].add(target)
-    return {link: tuple(sorted(targets)) for link, targets in found.items()}
+                found[link_id][address_key(target)].append((at, target))
+    return {
+        link: tuple(sorted(_spelling(seen) for seen in by_address.values()))
+        for link, by_address in found.items()
+    }
+
+
+def _spelling(seen: Sequence[tuple[datetime, str]]) -> str:
+    """The one way to write an address its redirect spelt several ways (checks' times and
+    targets): without a session id (`stable_url`, as the checker now records targets),
+    the most often seen, then the latest, so the row's words hold from night to night."""
+    counts = Counter(stable_url(target) for _, target in seen)
+    latest = {stable_url(target): at for at, target in sorted(seen)}
+    return max(counts, key=lambda target: (counts[target], latest[target]))
 
 
 def _redirect_states(

@@ -332,7 +332,11 @@ def changes_since(
                 # queue." said both: an ignored entry is listed nowhere, steady or not.
                 continue
             if summary == STARTED_FAILING and event.kind == "state_changed":
-                said = _started_failing(row, failing_since.get(pk_of[id(row)]), event.at)
+                pk = pk_of[id(row)]
+                began = address_since.get(pk)
+                said = _started_failing(
+                    row, failing_since.get(pk), event.at, when(began, now) if began else None
+                )
             if event.kind == "flapping_started" and (down := down_nights.get(pk_of[id(row)])):
                 said = (
                     f"Keeps switching between working and {unavailable_words(down)}; "
@@ -400,10 +404,27 @@ def changes_since(
         since=when(start, now) if start else None,
         first_run_id=first.id if first else None,
         sections=tuple(
-            ChangeSection(key, heading, tuple(sections[key]))
+            ChangeSection(key, heading, tuple(_without_passwords(i) for i in sections[key]))
             for key, heading in _SECTIONS
             if sections[key]
         ),
+    )
+
+
+def _without_passwords(item: ChangeItem) -> ChangeItem:
+    """`item` with each URL's password hidden (`urls.without_password`), as the queue's rows
+    hide it: a redirect's targets ("Now leads somewhere else. https://ann:s3cret@... → ...")
+    and a reason or fix quoting an address were printed whole."""
+
+    def hidden(value: str | None) -> str | None:
+        return without_password(value) if value else value
+
+    return replace(
+        item,
+        summary=without_password(item.summary),
+        before=hidden(item.before),
+        after=hidden(item.after),
+        quoted=tuple(without_password(q) for q in item.quoted),
     )
 
 
@@ -1056,11 +1077,11 @@ def _confirmed(what: str, details: Mapping[str, Any], address_since: When | None
     site answering 503 "unavailable" night after night, how long it has (the failures
     counted began only once it had lasted `unavailable_days`). `address_since`: told as
     its address's, failing since then (`_of_its_address`)."""
-    nights = details.get("unavailable_nights")
+    nights = _nights(details)
     of, since = "", ""
     if address_since is not None:
         of, since = " of its address", f" (failing since {address_since.date})"
-    if isinstance(nights, int) and nights > 1:
+    if nights:
         unavailable = "its address unavailable" if of else "unavailable"
         return f"Confirmed {what}: {unavailable} (503) at every check for {nights} nights{since}."
     failures = details.get("consecutive_failures") or 0
@@ -1073,8 +1094,9 @@ def _of_its_address(said: str, details: Mapping[str, Any], since: When, checks: 
     began to fail, at `since` (its row counts only its own `checks` of it,
     `ResourceRow.own_checks`): the confirmation is the URL's, whoever pointed at it, and
     counted failures from before the entry took it. "After 3 failed checks" beside its
-    row's "1 check" read as this entry's: told as the address's."""
-    if (details.get("consecutive_failures") or 0) <= checks:
+    row's "1 check" read as this entry's: told as the address's. A 503's words count the
+    nights since the address's first 503, before the entry took it: always the address's."""
+    if not _nights(details) and (details.get("consecutive_failures") or 0) <= checks:
         return said  # every failure counted was of its own checks
     for what in ("broken", "missing"):
         plain = _confirmed(what, details)
@@ -1083,16 +1105,32 @@ def _of_its_address(said: str, details: Mapping[str, Any], since: When, checks: 
     return said
 
 
-def _started_failing(row: Row, since: datetime | None, at: datetime) -> str:
+def _nights(details: Mapping[str, Any]) -> int | None:
+    """The nights a `state_changed` to broken counts, of a site answering 503 "unavailable"
+    night after night (more than one); None where it counts failed checks."""
+    nights = details.get("unavailable_nights")
+    return nights if isinstance(nights, int) and nights > 1 else None
+
+
+def _started_failing(
+    row: Row, since: datetime | None, at: datetime, address_since: When | None = None
+) -> str:
     """ "Failed its last check", unless the site has said it is unavailable (503) at every
     check since `since` (it counts as failing only once that has lasted `unavailable_days`,
-    `catalog.health`): after eight nights of 503, "its last check" hid a week."""
+    `catalog.health`): after eight nights of 503, "its last check" hid a week.
+    `address_since`: of an entry that took its address after it began to fail, whose
+    nights are the address's, told so (as `_of_its_address`)."""
     unavailable = row.outcome == Outcome.RATE_LIMITED.value and row.http_status == 503
     if not unavailable or since is None:
         return STARTED_FAILING
     nights = unavailable_nights(since, at)
     if nights < 2:
         return STARTED_FAILING
+    if address_since is not None:
+        return (
+            f"Its address unavailable (503) at every check for {nights} nights (failing "
+            f"since {address_since.date}); not confirmed yet."
+        )
     return f"Unavailable (503) at every check for {nights} nights; not confirmed yet."
 
 

@@ -257,7 +257,7 @@ def _event_detail(event: EventRow) -> str | None:
     old, new = d.get("old"), d.get("new")
     if old is None and new is None:
         return None
-    if event.kind in _URL_KINDS:
+    if event.kind in _ADDRESS_KINDS:
         old, new = url_of(old), url_of(new)
     # Addresses, or the site's words (a page title, a content type).
     ltr = event.kind in _ADDRESS_KINDS
@@ -281,10 +281,9 @@ def _outside(value: object, *, ltr: bool = False) -> str | None:
     return None if value is None else isolated(str(value), ltr=ltr)
 
 
-#: Events whose `old` and `new` are addresses, shown without a password (`url_of`).
-_URL_KINDS = frozenset({"url_edited", "final_url_changed"})
-#: Events whose `old` and `new` are addresses, read left to right.
-_ADDRESS_KINDS = _URL_KINDS | {"redirect_changed"}
+#: Events whose `old` and `new` are addresses, shown without a password (`url_of`) and
+#: read left to right.
+_ADDRESS_KINDS = frozenset({"url_edited", "final_url_changed", "redirect_changed"})
 
 
 def _flapping_detail(started: bool, flips: object) -> str | None:
