@@ -211,7 +211,8 @@ class RecheckPlan:
     #: What that sync changed, in words ("1 removed", "1 added, 1 removed"); "" for nothing.
     synced: str = ""
     #: (collection key, id, removed at) of each named id in no configured catalog whose
-    #: entry a sync found gone from one (`store.removed_entries`): nothing to check, said.
+    #: entry a sync found gone from one (`store.removed_entries`), and of each `KEY/ID`
+    #: named whose entry a sync found gone from KEY: nothing to check, said.
     removed: tuple[tuple[str, str, datetime], ...] = ()
     #: When the plan's sync ran: an entry removed then was removed by the curator's edit.
     synced_at: datetime | None = None
@@ -286,6 +287,45 @@ def unknown_ids(
     return sorted({i for i in rest if i not in in_files})
 
 
+def entry_names(
+    settings: Settings, names: Collection[str], *, removed_known: bool = False
+) -> set[str]:
+    """The `KEY/ID` names of `names` that name an entry: the catalog file KEY holds ID.
+    `removed_known`: or the database knows ID as an entry of catalog KEY that the file no
+    longer holds, its removal synced or not yet (`recheck` says it was removed, as it does
+    for the bare ID: verdicts and its own words name entries `KEY/ID`)."""
+    pairs = {name: (key, rid) for name in names for key, _, rid in [name.partition("/")]}
+    catalogs = load_catalogs(settings.catalogs)
+    held = {(c.key, r.id) for c in catalogs for r in c.resources}
+    rest = {rid for key, rid in pairs.values() if (key, rid) not in held}
+    if rest and removed_known:
+        keys = [c.key for c in catalogs]
+        try:  # (a database not made yet is not made here)
+            engine = engine_for(existing_database(settings.database_url))
+            held |= {(s.collection, s.rid) for s in store.recheck_statuses(engine, keys, rids=rest)}
+            held |= {(key, rid) for key, rid, _ in store.removed_entries(engine, keys, rest)}
+        except LinkhealthError:  # none yet, or it cannot be opened: the files decided
+            pass
+    return {name for name, pair in pairs.items() if pair in held}
+
+
+def unheld_entries(
+    engine: Engine, collections: Sequence[str] | None, only: Mapping[str, Collection[str]]
+) -> list[str]:
+    """The `KEY/ID` names of `only` whose catalog KEY (one of `collections`) holds no active
+    entry ID, though another may: narrowed to it, the run would check nothing of it. One
+    whose entry a sync found removed from KEY is not among them: the plan says so
+    (`RecheckPlan.removed`)."""
+    if not only:
+        return []
+    held = {(s.collection, s.rid) for s in store.recheck_statuses(engine, collections, rids=only)}
+    unheld = [(k, r) for r, keys in only.items() for k in sorted(keys) if (k, r) not in held]
+    if unheld:
+        rids = {r for _, r in unheld}
+        held |= {(k, r) for k, r, _ in store.removed_entries(engine, collections, rids)}
+    return [f"{k}/{r}" for k, r in unheld if (k, r) not in held]
+
+
 def plan_recheck(
     settings: Settings,
     *,
@@ -302,7 +342,8 @@ def plan_recheck(
     of each id to check (`narrowed`).
 
     Raises NotFoundError when a named id is in no catalog, unless a sync (this one: the
-    curator's edit) found its entry removed from one (the plan's `removed`).
+    curator's edit) found its entry removed from one (the plan's `removed`; named `KEY/ID`,
+    from catalog KEY).
     """
     only = only or {}
     ids = list(dict.fromkeys([*ids, *only]))
@@ -338,7 +379,16 @@ def plan_recheck(
         last_edits=edits,
         now=now,
     )
-    removed = store.removed_entries(engine, keys, missing) if missing else []
+    # A `KEY/ID` whose catalog KEY holds no active ID (another may): its entry removed
+    # from KEY is said, as a bare id's is; any other is refused (`unheld_entries`).
+    held = {(s.collection, s.rid) for s in statuses}
+    unheld = {(k, r) for r, ks in only.items() for k in ks if (k, r) not in held}
+    asked = {*missing, *(r for _, r in unheld)}
+    removed = [
+        (key, rid, at)
+        for key, rid, at in (store.removed_entries(engine, keys, asked) if asked else [])
+        if (key, rid) in unheld or (rid in missing and rid not in only)
+    ]
     gone = {rid for _, rid, _ in removed}
     if missing := [rid for rid in missing if rid not in gone]:
         raise NotFoundError.unknown_ids(missing)
@@ -348,6 +398,8 @@ def plan_recheck(
         if _picked(s, changed_only, failing_only, edits, now)
     )
     pairs = narrowed(ids, keys, only, entries)
+    if pairs is not None and unheld:  # not another catalog's ID, checked for nothing
+        chosen = [rid for rid in chosen if any((k, r) in held for k, r in pairs if r == rid)]
     if pairs is not None and _leaves_none_out(engine, keys, chosen, pairs):
         pairs = None  # the run's filter by pairs would be one IN list of every entry
     return RecheckPlan(

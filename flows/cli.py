@@ -489,7 +489,8 @@ def flow_run_here(
     names to try them are only refused, and so are ids no catalog holds (a typo, said on
     stderr: no run was refused). `database_needed`: a database that does not exist is an
     error (exit 3) before anything is read or made, not a new empty one. `removed_known`:
-    an id whose entry a sync found removed from its catalog is not refused (`unknown_ids`)."""
+    an id whose entry a sync found removed from its catalog is not refused (`unknown_ids`),
+    in either Unicode form or named `KEY/ID`."""
     from catalog.errors import CatalogError
     from catalog.progress import still_working
     from catalog.source import read_once
@@ -510,7 +511,8 @@ def flow_run_here(
                 from catalog.db import existing_database
 
                 existing_database(settings.database_url)
-            wanted = bare_ids(settings, ids_as_held(settings, ids))
+            held = ids_as_held(settings, ids, removed_known=removed_known)
+            wanted = bare_ids(settings, held, removed_known=removed_known)
             refuse_unknown_ids(settings, wanted, removed_known=removed_known)
             refuse_demo_catalog(settings)
         ensure_server(say=_err)
@@ -520,12 +522,15 @@ def flow_run_here(
             yield wanted
 
 
-def ids_as_held(settings: Settings, ids: list[str] | None) -> list[str] | None:
+def ids_as_held(
+    settings: Settings, ids: list[str] | None, *, removed_known: bool = False
+) -> list[str] | None:
     """`ids` as typed, each in the Unicode form a catalog holds it (`store.typed_id_forms`:
     as typed first, then composed, then decomposed), so "Éclair" typed composed checks the
     entry written decomposed in its file, and the other way round. `KEY/ID`: the form of
     ID is looked for when the whole is no id. An id held in no form stays as typed (and
-    is refused as unknown)."""
+    is refused as unknown). `removed_known`: a form held by an entry removed from its
+    catalog is held (`unknown_ids`)."""
     from catalog.store import typed_id_forms
 
     if not ids or all(len(typed_id_forms(i)) == 1 for i in ids):
@@ -539,7 +544,8 @@ def ids_as_held(settings: Settings, ids: list[str] | None) -> list[str] | None:
         return whole + [(f"{key}/{f}", f) for f in typed_id_forms(bare) if slash]
 
     chosen = {typed: options(typed) for typed in ids}
-    unknown = set(unknown_ids(settings, [i for o in chosen.values() for _, i in o]))
+    forms = [i for o in chosen.values() for _, i in o]
+    unknown = set(unknown_ids(settings, forms, removed_known=removed_known))
     return list(
         dict.fromkeys(
             next((taken for taken, i in o if i not in unknown), typed)
@@ -548,24 +554,22 @@ def ids_as_held(settings: Settings, ids: list[str] | None) -> list[str] | None:
     )
 
 
-def bare_ids(settings: Settings, ids: list[str] | None) -> list[str] | None:
+def bare_ids(
+    settings: Settings, ids: list[str] | None, *, removed_known: bool = False
+) -> list[str] | None:
     """`ids` with each `KEY/ID` (as `recheck` verdicts and `--strict` name entries, and as
-    `resource` and the decisions take them) made `ID` when the catalog file `KEY` holds it
-    and no entry's id is `KEY/ID` itself. A run checks an id in every catalog that uses it."""
+    `resource` and the decisions take them) made `ID` when it names an entry of catalog
+    `KEY` (`catalog.ops.entry_names`; `removed_known`: one removed from it too) and no
+    entry's id is `KEY/ID` itself. A run checks an id in every catalog that uses it."""
     if not ids or not any("/" in i for i in ids):
         return ids
-    from catalog.ops import unknown_ids
-    from catalog.source import load_catalogs
+    from catalog.ops import entry_names, unknown_ids
 
-    unknown = {i for i in unknown_ids(settings, ids) if "/" in i}
+    unknown = {i for i in unknown_ids(settings, ids, removed_known=removed_known) if "/" in i}
     if not unknown:
         return ids
-    held = {(c.key, r.id) for c in load_catalogs(settings.catalogs) for r in c.resources}
-    out = []
-    for i in ids:
-        key, _, bare = i.partition("/")
-        out.append(bare if i in unknown and (key, bare) in held else i)
-    return list(dict.fromkeys(out))
+    named = entry_names(settings, unknown, removed_known=removed_known)
+    return list(dict.fromkeys(i.partition("/")[2] if i in named else i for i in ids))
 
 
 def refuse_unknown_ids(

@@ -137,7 +137,7 @@ def recheck(
 
         result = recheck_flow(
             resource_ids=list(wanted or []),
-            entries=named_entries(ids_as_held(settings, ids), wanted),
+            entries=named_entries(ids_as_held(settings, ids, removed_known=True), wanted),
             changed_only=changed,
             failing_only=failing,
             config=str(config) if config else None,

@@ -31,6 +31,7 @@ from catalog.ops import (
     only_in,
     plan_recheck,
     shared_url_lines,
+    unheld_entries,
     verdict_lines,
 )
 from catalog.queries import flapping_unavailable_nights
@@ -245,10 +246,6 @@ def _refuse_unheld(
     engine: Engine, collections: Sequence[str] | None, only: Mapping[str, set[str]]
 ) -> None:
     """NotFoundError for a `KEY/ID` whose catalog KEY (one of `collections`) holds no ID,
-    though another does: narrowed to it, the run would check nothing of it."""
-    if not only:
-        return
-    held = {(s.collection, s.rid) for s in store.recheck_statuses(engine, collections, rids=only)}
-    missing = [f"{k}/{r}" for r, keys in only.items() for k in sorted(keys) if (k, r) not in held]
-    if missing:
+    though another does, and had none removed (`unheld_entries`)."""
+    if missing := unheld_entries(engine, collections, only):
         raise NotFoundError.unknown_ids(missing)
