@@ -556,14 +556,20 @@ def _kept_baselines(
 ) -> dict[str, list[float]]:
     """`history` (`_by_entry`) with each flagged entry's scores the baseline it drifted from
     (`drift_baselines`, read for the link's `stored` state), while its drift is the one
-    read: one cleared or dated anew earlier in the batch has its baseline in `history`."""
+    read: one cleared or dated anew earlier in the batch has its baseline in `history`.
+
+    Only a baseline with scores of the entry stands in: one that joined the page after a
+    flag on every entry began (its date the earliest flag held) has none from before it,
+    and its own scores since are its baseline. Judged with no history, a takeover's end
+    "matched it again" on a page that never held it."""
     for key, rows in baselines.items():
         since = health_rules.entry_view(state, key).drift_since
         if since is None or since != health_rules.entry_view(stored, key).drift_since:
             continue
         own = _by_entry(rows)
         for name in (key, health_rules.TEXT_SCORES + key):
-            history[name] = own.get(name, [])
+            if own.get(name):
+                history[name] = own[name]
     return history
 
 
