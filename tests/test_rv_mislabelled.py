@@ -18,9 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 import respx
+from alembic import command
 from sqlalchemy import Engine
 
-from catalog import drift, store
+from catalog import drift, migrate, store
 from catalog.check import check_targets
 from catalog.check.content import _binary_facts, _pdf_title
 from catalog.model import Observation, Target
@@ -91,6 +92,10 @@ def test_an_unchanged_page_labelled_pdf_is_no_content_change_on_the_upgrade_s_fi
     old = replace(before, fingerprint=stored.fingerprint, title=None, text_sample_packed=None)
     store.record_observations(engine, None, [old], health, now=days(0))
     since = link(engine).fingerprint_since
+    # The upgrade: the database migrated from the revision before the rule (0024 marks it).
+    with engine.begin() as conn:
+        command.downgrade(migrate.alembic_config(conn), "0023")
+    migrate.upgrade(engine)
     after = check(respx_mock, "application/pdf", REPORT_PAGE, 7)
     assert after.outcome is Outcome.OK
     events = store.record_observations(engine, None, [after], health, now=days(7))
