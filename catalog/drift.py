@@ -1064,8 +1064,14 @@ def judge_replaced_document(
     rule keeps holding on later checks (by then the link's last type is the web page's)
     until the page names the entry or the document is back. A page that names the entry
     (`_names_entry`) is the publisher's own page for the document and no drift.
+
+    A web page is what was read, not its label: a server that keeps the missing file's
+    type serves its error page as `application/pdf`, read as the HTML page it is
+    (`content.analyse_body`), so a document's label over a page's text is a web page (a
+    document's own bytes give no text).
     """
-    if media_type(now_type) not in _WEB_PAGES:
+    now = media_type(now_type)
+    if now not in _WEB_PAGES and not (document_kind(now) is not None and page_text):
         return None
     kind = document_kind(was_type)
     still = drift_reason is not None and names_replaced(drift_reason)
@@ -1076,9 +1082,10 @@ def judge_replaced_document(
     if kind is None and drift_reason is not None:
         return DriftVerdict(drift_reason, current.score, None, ())
     seen = f"page title '{_clip(page_title)}'" if page_title else "a page without a title"
+    served = now if now in _WEB_PAGES else f"served as {now}"
     reason = (
         f"{REPLACED_REASON}it served a {kind} ({media_type(was_type)}) and now answers with "
-        f"a web page ({media_type(now_type)}) that does not name the entry ({seen}); find "
+        f"a web page ({served}) that does not name the entry ({seen}); find "
         f"where the {kind} is now, or remove the entry if it is gone."
     )
     return DriftVerdict(reason, current.score, None, ())

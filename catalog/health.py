@@ -985,11 +985,18 @@ def apply_drift(
 
     A flag set because a web page replaced the link's document clears once the link serves
     a document again (`state.content_type`, the last successful check's): that check has
-    no page to judge."""
+    no page to judge. Its type alone is not enough: a server that keeps the PDF's type
+    serves its error page under it, so the check must have read the document (judged with
+    no page replacing it, or new content: an untitled PDF is not judged)."""
     if (
         state.drift_reason is not None
         and drift.names_replaced(state.drift_reason)
         and drift.document_kind(state.content_type) is not None
+        and (judgement is not None or state.fingerprint_since == at)
+        and not (
+            judgement is not None
+            and any(drift.names_replaced(v.reason) for v, _ in judgement.drifted.values())
+        )
     ):
         score = judgement.relevance if judgement is not None else None
         return _drift_cleared(state, score)

@@ -862,7 +862,6 @@ def test_the_home_page_listing_some_of_the_title_s_words_does_not_name_it() -> N
         pytest.param("text/html", "text/html", id="a-page-stays-a-page"),
         pytest.param(None, "text/html", id="type-never-known"),
         pytest.param("image/png", "text/html", id="no-document"),
-        pytest.param("application/pdf", "application/pdf", id="still-a-pdf"),
         pytest.param("application/pdf", None, id="head-without-type"),
     ],
 )
@@ -870,6 +869,19 @@ def test_only_a_document_that_became_a_web_page_is_judged_so(
     was: str | None, now: str | None
 ) -> None:
     assert replaced("Error", "An error occurred.", was, now) is None
+
+
+@pytest.mark.parametrize("text", ["", None])
+def test_a_pdf_read_as_a_pdf_is_no_web_page(text: str | None) -> None:
+    # A document's bytes give no text (`content.analyse_body`), its title the PDF's own.
+    assert replaced("Error", text, now="application/pdf") is None
+
+
+@pytest.mark.parametrize("label", ["application/pdf", "application/x-pdf"])
+def test_an_error_page_served_under_the_pdf_s_label_is_the_web_page_read(label: str) -> None:
+    verdict = replaced("Error", "An error occurred.", now=label)
+    assert verdict is not None and drift.names_replaced(verdict.reason)
+    assert f"a web page (served as {label})" in verdict.reason
 
 
 def test_a_word_document_is_named_as_such() -> None:

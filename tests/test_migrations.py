@@ -383,6 +383,65 @@ def test_0022_keeps_each_pruned_count_from_its_start(db_url: str) -> None:
     engine.dispose()
 
 
+def test_0024_marks_the_fingerprints_stored_under_a_pdf_s_label(db_url: str) -> None:
+    """A body labelled as a PDF that opens as an HTML page is now fingerprinted by its text:
+    fingerprints stored under a PDF's label (a link's by its type, an observation's by its
+    own) are marked, each once, so the next read is a new baseline, not "content changed";
+    others stay. The downgrade leaves the marks, which the releases before read."""
+    from alembic import command
+
+    engine = open_engine(db_url, migrate=False)
+    links = [
+        ("application/pdf", "sha256:pdf"),
+        ("Application/PDF; qs=0.001", "sha256@256k:first"),
+        ("application/x-pdf", "sha256:x"),
+        ("text/html; charset=utf-8", "sha256:page"),
+        ("application/pdf", "v1:sha256:old"),
+        ("application/pdf", None),
+        (None, "sha256:unknown"),
+    ]
+    with engine.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn), "0023")
+        for n, (kind, fingerprint) in enumerate(links, 1):
+            conn.execute(
+                text("INSERT INTO links (id, url, host, state, consecutive_failures,"
+                     " pruned_checks, pruned_outcome_checks, content_type, fingerprint)"
+                     " VALUES (:n, :url, 'a.org', 'ok', 0, 0, 0, :kind, :fp)"),
+                {"n": n, "url": f"https://a.org/{n}", "kind": kind, "fp": fingerprint},
+            )  # fmt: skip
+            conn.execute(
+                text("INSERT INTO observations (link_id, url, checked_at, outcome, reason,"
+                     " methods, chain, retries, bytes_read, not_modified, content_type,"
+                     " fingerprint) VALUES (:n, 'u', '2026-01-01', 'ok', 'r', 'GET', '[]', 0,"
+                     " 0, false, :kind, :fp)"),
+                {"n": n, "kind": kind, "fp": fingerprint},
+            )  # fmt: skip
+
+    def stored(table: str) -> list[object]:
+        with engine.connect() as conn:
+            query = f"SELECT fingerprint FROM {table} ORDER BY id"
+            return list(conn.execute(text(query)).scalars())
+
+    marked = [
+        "v1:sha256:pdf",
+        "v1:sha256@256k:first",
+        "v1:sha256:x",
+        "sha256:page",
+        "v1:sha256:old",
+        None,
+        "sha256:unknown",
+    ]
+    migrate.upgrade(engine)
+    assert stored("links") == stored("observations") == marked
+    with engine.begin() as conn:
+        command.downgrade(migrate.alembic_config(conn), "0023")
+    assert stored("links") == marked
+    migrate.upgrade(engine)
+    assert stored("links") == marked
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    engine.dispose()
+
+
 def test_a_database_migrated_by_a_newer_linkhealth_is_a_clear_error(db_url: str) -> None:
     """Scale-out: the machine updated first migrates the shared database; a checkout not
     yet updated says so instead of Alembic's traceback, and changes nothing."""

@@ -655,10 +655,15 @@ _UNTYPED = frozenset(
 #: Types an error page keeps from the missing file it answers for (IIS and SharePoint sites,
 #: CDNs): a PDF report's address answering 200 `application/pdf` with an HTML "Page not
 #: found" was read as the PDF's bytes: "OK". A PDF opens with "%PDF-", never so.
-_KEPT_TYPES = frozenset({"application/pdf"})
+_KEPT_TYPES = frozenset({"application/pdf", "application/x-pdf"})
 #: The opening of an HTML document, by which a body under an `_UNTYPED` or `_KEPT_TYPES`
-#: label is HTML.
-_HTML_DOCUMENT = re.compile(rb"<(?:!doctype\s+html|html)[\s>]", re.IGNORECASE)
+#: label is HTML: "<!doctype html" or "<html", after an XHTML page's XML declaration and
+#: comments, if any (an XHTML "Page not found" opening `<?xml version="1.0"?>` was read
+#: as a PDF's bytes). Only within the first 512 bytes (`_is_html`).
+_HTML_DOCUMENT = re.compile(
+    rb"(?:<\?xml\s[^<>]*\?>\s*)?(?:<!--(?:(?!-->)[\s\S])*-->\s*)*<(?:!doctype\s+html|html)[\s>]",
+    re.IGNORECASE,
+)
 
 
 #: The WHATWG MIME sniffing signatures for HTML: these tags opening a body mean HTML.
