@@ -2,7 +2,7 @@
 
 Revision ID: 0024
 Revises: 0023
-Create Date: 2026-12-10
+Create Date: 2026-12-07
 
 A body served as `application/pdf` (or `application/x-pdf`) that opens as an HTML
 document is now read as the page it is, fingerprinted by its text; it was read as a PDF's
