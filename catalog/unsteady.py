@@ -355,17 +355,7 @@ def redirect_targets(session: Session, links: Collection[int]) -> dict[int, tupl
     with a fresh session id each night, or its host in capitals on some, is one address
     (`_spelling`). For the few unsteady links (`unsteady_redirects`): reads their checks
     of the window through `ix_observations_link_checked`."""
-    checked = {
-        link: as_utc(at)
-        for link, at in session.execute(
-            select(Link.id, Link.last_checked_at).where(
-                Link.id.in_(sorted(links)),
-                Link.outcome == _MOVED,
-                Link.last_checked_at.is_not(None),
-            )
-        )
-        if at is not None
-    }
+    checked = _redirected_last_checked(session, links)
     found: dict[int, dict[str, list[tuple[datetime, str]]]] = defaultdict(lambda: defaultdict(list))
     window = REDIRECT_WINDOW_DAYS
     if checked:
@@ -397,12 +387,9 @@ def _spelling(seen: Sequence[tuple[datetime, str]]) -> str:
     return max(counts, key=lambda target: (counts[target], latest[target]))
 
 
-def _redirect_states(
-    session: Session, links: Collection[int]
-) -> tuple[dict[int, int], dict[int, datetime]]:
-    """(`unsteady_redirects`, `steadied_redirects`). Reads links by id and events through
-    `ix_events_link_kind_at`: no scan of either table."""
-    checked = {
+def _redirected_last_checked(session: Session, links: Collection[int]) -> dict[int, datetime]:
+    """Of `links`, those redirecting permanently at their last check: link id -> when."""
+    return {
         link: as_utc(at)
         for link, at in session.execute(
             select(Link.id, Link.last_checked_at).where(
@@ -413,6 +400,14 @@ def _redirect_states(
         )
         if at is not None
     }
+
+
+def _redirect_states(
+    session: Session, links: Collection[int]
+) -> tuple[dict[int, int], dict[int, datetime]]:
+    """(`unsteady_redirects`, `steadied_redirects`). Reads links by id and events through
+    `ix_events_link_kind_at`: no scan of either table."""
+    checked = _redirected_last_checked(session, links)
     if not checked:
         return {}, {}
     since = max(checked.values()) - timedelta(days=REDIRECT_WINDOW_DAYS + 1)

@@ -7,21 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from catalog import store
-from catalog.clock import utcnow
 from catalog.db import open_engine
 from catalog.ops import plan_recheck, unheld_entries
-from catalog.outcomes import Outcome
-from catalog.settings import HealthSettings, Settings
+from catalog.settings import Settings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
 from flows.cli import app
-from tests.factories import copy_migrated_sqlite, days, make_observation, write_catalog
-
-_A = {"id": "a", "title": "A", "url": "https://example.org/a"}
-_DEAD = {"id": "dead", "title": "Dead", "url": "https://example.org/dead"}
+from tests.factories import days, write_catalog
+from tests.test_fx_recheck_removed import _A, _DEAD, dead_link_reported
 
 
 def test_key_slash_id_of_an_entry_removed_from_one_catalog_but_kept_in_another(
@@ -50,22 +44,7 @@ def test_key_slash_id_of_an_entry_removed_from_one_catalog_but_kept_in_another(
 def test_recheck_key_slash_id_of_the_entry_just_removed_says_so_and_writes_the_report(
     prefect_api: str, isolated_cwd: Path
 ) -> None:
-    catalog_file = write_catalog(isolated_cwd / "toolkit.yaml", [_A, _DEAD])
-    (isolated_cwd / "linkhealth.toml").write_text(
-        f'database_url = "sqlite:///var/lh.db"\ncatalogs = ["{catalog_file}"]\n',
-        encoding="utf-8",
-    )
-    copy_migrated_sqlite(isolated_cwd / "var" / "lh.db")
-    engine = open_engine("sqlite:///var/lh.db")
-    checked = utcnow()
-    sync_catalogs(engine, load_catalogs([catalog_file]), now=checked)
-    gone = make_observation(_DEAD["url"], Outcome.NOT_FOUND, checked_at=checked)
-    store.record_observations(engine, None, [gone], HealthSettings(), now=checked)
-    engine.dispose()
-    runner = CliRunner()
-    assert runner.invoke(app, ["report"]).exit_code == 0
-    latest = isolated_cwd / "var" / "reports" / "latest.html"
-    assert _DEAD["url"] in latest.read_text()
+    catalog_file, runner, latest = dead_link_reported(isolated_cwd, "toolkit")
 
     write_catalog(catalog_file, [_A])  # the curator removes the dead entry
     typo = runner.invoke(app, ["recheck", "toolkit/daed"])

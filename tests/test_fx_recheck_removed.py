@@ -26,6 +26,28 @@ _A = {"id": "a", "title": "A", "url": "https://example.org/a"}
 _DEAD = {"id": "dead", "title": "Dead", "url": "https://example.org/dead"}
 
 
+def dead_link_reported(cwd: Path, key: str) -> tuple[Path, CliRunner, Path]:
+    """In `cwd`, a configured catalog `key`.yaml of `_A` and `_DEAD`, `dead`'s link checked
+    broken and the report written listing it: (catalog file, runner, latest report)."""
+    catalog_file = write_catalog(cwd / f"{key}.yaml", [_A, _DEAD])
+    (cwd / "linkhealth.toml").write_text(
+        f'database_url = "sqlite:///var/lh.db"\ncatalogs = ["{catalog_file}"]\n',
+        encoding="utf-8",
+    )
+    copy_migrated_sqlite(cwd / "var" / "lh.db")
+    engine = open_engine("sqlite:///var/lh.db")
+    checked = utcnow()
+    sync_catalogs(engine, load_catalogs([catalog_file]), now=checked)
+    gone = make_observation(_DEAD["url"], Outcome.NOT_FOUND, checked_at=checked)
+    store.record_observations(engine, None, [gone], HealthSettings(), now=checked)
+    engine.dispose()
+    runner = CliRunner()
+    assert runner.invoke(app, ["report"]).exit_code == 0
+    latest = cwd / "var" / "reports" / "latest.html"
+    assert _DEAD["url"] in latest.read_text()
+    return catalog_file, runner, latest
+
+
 def _dead_link_checked(tmp_path: Path, db_url: str) -> tuple[Path, Settings]:
     """A catalog of an entry whose link works and one whose link is gone, both checked."""
     catalog_file = write_catalog(tmp_path / "toolkit.yaml", [_A, _DEAD])
@@ -111,22 +133,7 @@ def test_recheck_of_the_entry_just_removed_exits_0_and_writes_the_report_without
     prefect_api: str, isolated_cwd: Path
 ) -> None:
     """Through the command line and the recheck flow, as the curator types it."""
-    catalog_file = write_catalog(isolated_cwd / "test.yaml", [_A, _DEAD])
-    (isolated_cwd / "linkhealth.toml").write_text(
-        f'database_url = "sqlite:///var/lh.db"\ncatalogs = ["{catalog_file}"]\n',
-        encoding="utf-8",
-    )
-    copy_migrated_sqlite(isolated_cwd / "var" / "lh.db")
-    engine = open_engine("sqlite:///var/lh.db")
-    checked = utcnow()
-    sync_catalogs(engine, load_catalogs([catalog_file]), now=checked)
-    gone = make_observation(_DEAD["url"], Outcome.NOT_FOUND, checked_at=checked)
-    store.record_observations(engine, None, [gone], HealthSettings(), now=checked)
-    engine.dispose()
-    runner = CliRunner()
-    assert runner.invoke(app, ["report"]).exit_code == 0
-    latest = isolated_cwd / "var" / "reports" / "latest.html"
-    assert _DEAD["url"] in latest.read_text()
+    catalog_file, runner, latest = dead_link_reported(isolated_cwd, "test")
 
     write_catalog(catalog_file, [_A])  # the curator removes the dead entry
     typo = runner.invoke(app, ["recheck", "dead", "daed"])
