@@ -891,8 +891,8 @@ def judge_page(
     """Relevance of the page to each entry and the drift verdicts; None if not judgeable.
 
     `before` is the link's state before `obs`: a link that served a document (its last
-    content type) and now answers with a web page that does not name the entry drifted
-    (`drift.judge_replaced_document`), however few words that page has."""
+    content type, `_served_before`) and now answers with a web page that does not name
+    the entry drifted (`drift.judge_replaced_document`), however few words that page has."""
     if not entries or not judges_drift(obs):
         return None
     # A lapsed domain's new owner often answers every path with the same casino or parking
@@ -948,7 +948,7 @@ def judge_page(
                     entry.title,
                     obs.title,
                     text,
-                    was_type=before.content_type,
+                    was_type=_served_before(before, obs, text),
                     now_type=obs.content_type,
                     drift_reason=before.drift_reason,
                     url=obs.url,
@@ -964,6 +964,30 @@ def judge_page(
     if missing and not drifted:
         return None
     return PageJudgement(min(scores.values()), baseline, drifted, scores)
+
+
+def _served_before(before: LinkState, obs: Observation, text: str | None) -> str | None:
+    """The type of what the link served before `obs`, for `drift.judge_replaced_document`:
+    its last type, unless that is a document's and `obs` read a page under it too.
+
+    A label that stays a document's tells of no change: a misconfigured server may have
+    served this page under it all along (read as a PDF's bytes before the upgrade), so the
+    last read must show another content. The same fingerprint or page title is this page;
+    a fingerprint of the earlier rule (`LEGACY_FINGERPRINT`: migration 0024's, of a page
+    read as bytes too) shows nothing, and only a title of the document's own (a PDF's; an
+    HTML body read as one had none) tells it was one; with neither, this night is the
+    link's baseline, as its fingerprint is."""
+    was = before.content_type
+    if drift.document_kind(obs.content_type) is None or not text:
+        return was
+    fingerprint = obs.fingerprint
+    if (fingerprint and fingerprint == before.fingerprint) or (
+        obs.title and obs.title == before.title
+    ):
+        return None
+    if before.fingerprint is None or before.fingerprint.startswith(LEGACY_FINGERPRINT):
+        return was if before.title else None
+    return was
 
 
 def apply_drift(
