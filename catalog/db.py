@@ -551,6 +551,21 @@ def existing_database(url: str) -> str:
     return url
 
 
+def refuse_unusable_server(url: str) -> None:
+    """Connect once to a database server's `url`, so one that does not answer, or a database
+    linkhealth cannot use (not UTF8), is refused before a check starts its Prefect server:
+    `linkhealth check` started one (seconds), left it running, then failed on the first
+    write. A SQLite file is made on first use and is not touched here."""
+    if _parse(url).get_backend_name() == "sqlite":
+        return
+    engine = open_engine(url, migrate=False)
+    try:
+        with engine.connect():
+            pass
+    finally:
+        engine.dispose()
+
+
 def _holds_our_tables(url: str) -> bool:
     engine = open_engine(url, migrate=False)
     try:

@@ -515,6 +515,9 @@ def flow_run_here(
             wanted = bare_ids(settings, held, removed_known=removed_known)
             refuse_unknown_ids(settings, wanted, removed_known=removed_known)
             refuse_demo_catalog(settings)
+        from catalog.db import refuse_unusable_server
+
+        refuse_unusable_server(settings.database_url)
         ensure_server(say=_err)
         from flows.check_flow import settings_said
 

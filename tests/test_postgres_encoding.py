@@ -17,6 +17,7 @@ from typer.testing import CliRunner, Result
 
 from catalog.db import open_engine
 from catalog.errors import StoreError
+from flows import prefect_server
 from flows.cli import app
 from tests.factories import migrated_sqlite, scratch_postgresql_database, write_catalog
 
@@ -50,11 +51,20 @@ def _tables(url: str) -> list[str]:
         engine.dispose()
 
 
-def test_a_sql_ascii_postgresql_database_gets_an_error_not_a_traceback() -> None:
+def test_a_sql_ascii_postgresql_database_gets_an_error_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `check` is refused before it starts a Prefect server: it started one (seconds) and
+    # left it running, then failed on its first write.
+    monkeypatch.setattr(prefect_server, "ensure_server", _no_server)
     with database_encoded("SQL_ASCII") as url:
         for command in (["db", "upgrade"], ["status"], ["check"]):
             _refused(runner.invoke(app, [*command, "--db", url]), "SQL_ASCII")
         assert _tables(url) == []
+
+
+def _no_server(**_: object) -> None:
+    raise AssertionError("a Prefect server was made sure of for a database that is refused")
 
 
 def test_a_latin1_postgresql_database_gets_an_error_not_a_traceback(tmp_path: Path) -> None:
