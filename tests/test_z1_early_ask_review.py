@@ -209,7 +209,10 @@ def test_a_quiet_run_waits_for_the_silent_host_alone_not_the_one_back_early(
             release.set()
     waiting = [line for line in lines if line.startswith("Still waiting")]
     assert waiting, lines
-    assert all(
-        line.startswith("Still waiting for 127.0.0.4, which answered none of its last links")
-        for line in waiting
-    ), waiting
+    alone = "Still waiting for 127.0.0.4, which answered none of its last links"
+    assert waiting[-1].startswith(alone), waiting
+    # A loaded machine's progress may stall for the quiet line's second while 127.0.0.3 is
+    # still held (CI's PostgreSQL pass named both then); once the run names 127.0.0.4
+    # alone, 127.0.0.3 is back and never named again.
+    first_alone = next(i for i, line in enumerate(waiting) if line.startswith(alone))
+    assert not any("127.0.0.3" in line for line in waiting[first_alone:]), waiting
