@@ -161,6 +161,18 @@ class RecordingSleep:
         await asyncio.sleep(0)
 
 
+def stored_night(
+    engine: Engine, n: float, observations: Sequence[Observation], health: HealthSettings
+) -> None:
+    """Night `n`'s checks stored as a scheduled run stores them: the run started at
+    `days(n)` and completed a quarter hour later."""
+    from catalog import store
+
+    run_id = store.start_run(engine, trigger="schedule", now=days(n))
+    store.record_observations(engine, run_id, list(observations), health, now=days(n))
+    store.finish_run(engine, run_id, status="completed", now=days(n + 0.01))
+
+
 def check_night(
     engine: Engine,
     n: float,

@@ -15,16 +15,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from catalog import store
-from catalog.model import Observation
-from catalog.outcomes import Outcome
 from catalog.queries import history_events, iter_link_history, report_data
-from catalog.settings import HealthSettings
-from catalog.sync import sync_catalogs
 from reports.build import build_context, resource_pages
 from reports.render import render_resource_page
-from tests.factories import days, make_observation, temporary_database, unavailable_observation
-from tests.test_fx_reverted_url_count import V1, V2, _kit
+from tests.factories import days
+from tests.test_fx_reverted_url_count import late_503_report
 from tests.test_rv_news import _comes_and_goes, guides, moved_with
 from tests.test_x2_unsteady_news import FLAP, NEW, page, row
 from tests.test_x2_unsteady_news import night as x2_night
@@ -38,26 +33,8 @@ def test_a_503_address_taken_late_starts_failing_as_the_address_s_nights(
     """The keeper's address answers 503 from night 1; the guide is edited to it before
     night 4. On night 8 the address counts as failing: the guide's row has 5 checks,
     its news said "Unavailable (503) at every check for 8 nights" as the guide's own."""
-    health = HealthSettings()
     said: dict[str, str] = {}
-    with temporary_database(tmp_path, "late.db") as db:
-
-        def one_night(n: int, obs: list[Observation]) -> None:
-            run_id = store.start_run(db, trigger="schedule", now=days(n))
-            store.record_observations(db, run_id, obs, health, now=days(n))
-            store.finish_run(db, run_id, status="completed", now=days(n + 0.01))
-
-        sync_catalogs(db, [_kit(V2, keeper=True)], now=days(0))
-        one_night(
-            0,
-            [make_observation(V1, Outcome.OK, days(0)), make_observation(V2, Outcome.OK, days(0))],
-        )
-        for n in range(1, 9):
-            if n == 4:
-                sync_catalogs(db, [_kit(V1, keeper=True)], now=days(3.5))
-            ok = [make_observation(V2, Outcome.OK, days(n))] if n < 4 else []
-            one_night(n, [unavailable_observation(V1, days(n), wait=7200), *ok])
-        ctx = build_context(report_data(db), now=days(8.02))
+    ctx = late_503_report(tmp_path, taken=4, last=8)
     (guide,) = [r for r in ctx.resources if r.resource_id == "guide"]
     assert guide.checks == 5
     assert ctx.changes is not None

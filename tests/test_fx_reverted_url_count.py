@@ -19,15 +19,23 @@ from pathlib import Path
 
 import pytest
 
-from catalog import store
 from catalog.model import Catalog
 from catalog.outcomes import Outcome
 from catalog.queries import report_data
 from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
 from reports.build import build_context
+from reports.context import ReportContext
 from reports.render import render_markdown
-from tests.factories import days, make_catalog, make_observation, make_resource, temporary_database
+from tests.factories import (
+    days,
+    make_catalog,
+    make_observation,
+    make_resource,
+    stored_night,
+    temporary_database,
+    unavailable_observation,
+)
 
 V1, V2 = "https://shelter.example/v1", "https://shelter.example/v2"
 
@@ -37,6 +45,23 @@ def _kit(guide: str, *, keeper: bool) -> Catalog:
     if keeper:  # another entry linking the first address all along
         entries.append(make_resource("keeper", V1, title="Shelter Standards (copy)"))
     return make_catalog("toolkit", entries)
+
+
+def late_503_report(tmp_path: Path, *, taken: int, last: int) -> ReportContext:
+    """The keeper's address answers 503 "unavailable" from night 1 to night `last`; the
+    guide, on the second address until then (working), is edited to it before night
+    `taken`. The report just after night `last`."""
+    health = HealthSettings()
+    with temporary_database(tmp_path, "late.db") as db:
+        sync_catalogs(db, [_kit(V2, keeper=True)], now=days(0))
+        ok = [make_observation(V1, Outcome.OK, days(0)), make_observation(V2, Outcome.OK, days(0))]
+        stored_night(db, 0, ok, health)
+        for n in range(1, last + 1):
+            if n == taken:
+                sync_catalogs(db, [_kit(V1, keeper=True)], now=days(taken - 0.5))
+            v2 = [make_observation(V2, Outcome.OK, days(n))] if n < taken else []
+            stored_night(db, n, [unavailable_observation(V1, days(n), wait=7200), *v2], health)
+        return build_context(report_data(db), now=days(last + 0.02))
 
 
 def _after_taking_v1(tmp_path: Path, *, reverted: bool) -> tuple[dict[str, tuple], str]:
@@ -50,10 +75,8 @@ def _after_taking_v1(tmp_path: Path, *, reverted: bool) -> tuple[dict[str, tuple
     with temporary_database(tmp_path) as engine:
 
         def night(n: int, outcomes: dict[str, Outcome]) -> None:
-            run_id = store.start_run(engine, trigger="schedule", now=days(n))
             checks = [make_observation(url, outcome, days(n)) for url, outcome in outcomes.items()]
-            store.record_observations(engine, run_id, checks, health, now=days(n))
-            store.finish_run(engine, run_id, status="completed", now=days(n + 0.01))
+            stored_night(engine, n, checks, health)
 
         first = V1 if reverted else V2
         sync_catalogs(engine, [_kit(first, keeper=not reverted)], now=days(0))

@@ -18,13 +18,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from catalog import store
 from catalog.model import Hop, Observation
 from catalog.outcomes import Outcome
-from catalog.queries import report_data
-from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
-from reports.build import build_context
 from reports.context import Priority
 from tests.factories import (
     days,
@@ -32,11 +28,10 @@ from tests.factories import (
     make_observation,
     make_resource,
     temporary_database,
-    unavailable_observation,
 )
 from tests.test_e1_missed_rot import GUIDE, TITLE, Site, drift_reason, html, night
 from tests.test_e1_missed_rot import engine as engine  # the fixture
-from tests.test_fx_reverted_url_count import V1, V2, _kit
+from tests.test_fx_reverted_url_count import late_503_report
 from tests.test_x2_unsteady_news import FLAP, NEW, page, row
 from tests.test_x2_unsteady_news import night as x2_night
 
@@ -152,25 +147,7 @@ def test_rv_a_503_confirmation_of_an_entry_that_took_the_address_late_is_the_add
     check for 10 nights." as the guide's own, the words fea7dbd gives as the address's
     ("its address unavailable ... (failing since ...)") only when the address counted more
     failures than the entry's checks: a 503's words count nights, not those failures."""
-    health = HealthSettings()
-    with temporary_database(tmp_path, "late.db") as db:
-
-        def one_night(n: int, obs: list[Observation]) -> None:
-            run_id = store.start_run(db, trigger="schedule", now=days(n))
-            store.record_observations(db, run_id, obs, health, now=days(n))
-            store.finish_run(db, run_id, status="completed", now=days(n + 0.01))
-
-        sync_catalogs(db, [_kit(V2, keeper=True)], now=days(0))
-        one_night(
-            0,
-            [make_observation(V1, Outcome.OK, days(0)), make_observation(V2, Outcome.OK, days(0))],
-        )
-        for n in range(1, 11):
-            if n == 6:
-                sync_catalogs(db, [_kit(V1, keeper=True)], now=days(5.5))
-            ok = [make_observation(V2, Outcome.OK, days(n))] if n < 6 else []
-            one_night(n, [unavailable_observation(V1, days(n), wait=7200), *ok])
-        ctx = build_context(report_data(db), now=days(10.02))
+    ctx = late_503_report(tmp_path, taken=6, last=10)
     (guide,) = [r for r in ctx.resources if r.resource_id == "guide"]
     assert (guide.priority, guide.checks) == (Priority.BROKEN, 5)
     assert ctx.changes is not None
