@@ -2,7 +2,7 @@
 by hand does, and what the one "Unsteady links" news item names.
 
 Two servers behind a balancer send the old address to /new-a and /new-b on alternate nights.
-The queue's row names both and offers no command (`catalog.unsteady.redirect_targets`), but
+The queue's row names both and offers no command (`catalog.unsteady.redirect_turns`), but
 `linkhealth accept-redirect guide` typed by hand wrote tonight's target into the catalog
 file, and the redirect flipped back the next night. It now refuses (the file untouched,
 byte for byte, with --dry-run too) and names both addresses and `replace-url` for the one
@@ -26,10 +26,11 @@ from catalog import store
 from catalog.settings import CheckSettings, HealthSettings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
+from catalog.unsteady import leads_by_turns
 from flows.cli import app
 from tests.factories import check_night, database_url, days, temporary_database, write_catalog
 from tests.test_rv_news import guides, moved_with
-from tests.test_x2_unsteady_news import FLAP, items_of, page
+from tests.test_x2_unsteady_news import FLAP, items_of, page, row
 from tests.test_x2_unsteady_news import night as x2_night
 
 __all__ = ["guides"]
@@ -157,3 +158,48 @@ def test_the_unsteady_news_item_names_both_addresses_without_passwords(guides: E
     assert "to 2 addresses by turns" in unsteady, unsteady
     assert ", now to " not in unsteady, unsteady
     assert {n: items for n, items in said.items() if n > 4 and items} == {}
+
+
+# --- a redirect that moved, not by turns (review of the refusal) -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("seen", "alternating"),
+    [
+        ((), False),
+        (("a",), False),
+        (("a", "b"), False),  # a move
+        (("a", "a", "b", "b"), False),  # nights on one address are one stay
+        (("a", "b", "a"), True),
+        (("a", "a", "b", "b", "a"), True),
+        (("a", "b", "c", "a"), True),
+        (("a", "b", "c"), True),  # three servers that have not come round yet
+    ],
+)
+def test_by_turns_means_an_address_left_and_returned_to(
+    seen: tuple[str, ...], alternating: bool
+) -> None:
+    assert leads_by_turns(seen) is alternating
+
+
+def test_a_redirect_that_moved_once_is_no_redirect_by_turns(guides: Engine) -> None:
+    """301 to /new-a on night 2, no redirect on night 3 (the site reorganising), 301 to
+    /new-b from night 4: unsteady by its comings and goings, but it never went back to
+    /new-a. Neither the news nor the row says "by turns" or names /new-a as a place it
+    leads to; the row offers /new-b, and `accept-redirect` once it has stayed there."""
+    x2_night(guides, 1, [page(FLAP, days(1), 1)], report=False)
+    x2_night(guides, 2, [moved_with(2, A)], report=False)
+    x2_night(guides, 3, [page(FLAP, days(3), 1)], report=False)
+    (told,) = items_of(x2_night(guides, 4, [moved_with(4, B)]), "guide")
+    assert "by turns" not in told and "on others" not in told, told
+    assert A not in told and B in told, told
+    x2_night(guides, 5, [moved_with(5, B)], report=False)
+    shown = row(guides, "guide", 5)
+    assert "by turns" not in f"{shown.state_note} {shown.fix}", shown
+    assert shown.fix is not None and A not in shown.fix, shown.fix
+    assert shown.suggested_url == B
+    assert shown.command is None  # not steady yet: two checks on /new-b
+    x2_night(guides, 6, [moved_with(6, B)], report=False)
+    steady = row(guides, "guide", 6)
+    assert steady.suggested_url == B
+    assert steady.command is not None and "accept-redirect" in steady.command
