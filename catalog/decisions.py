@@ -181,10 +181,11 @@ def _refuse_by_turns(
     collection: str | None,
 ) -> None:
     """Refuse a redirect that leads to several addresses by turns (two servers behind a
-    balancer: `unsteady.redirect_targets`), as the report's queue offers no command for it:
+    balancer: `unsteady.redirect_turns`), as the report's queue offers no command for it:
     tonight's target written into the file was undone by the next night's server. Read
     from the report's own row, so the refusal and the queue never disagree; a redirect
-    that stayed on one address since (`unsteady.steadied_redirects`) is accepted."""
+    that stayed on one address since (`unsteady.steadied_redirects`), or that moved once
+    and never went back, is accepted."""
     row = resource_row(engine, resource.id)
     if row is None or not row.unsteady_redirect or len(row.unsteady_targets) < 2:
         return
