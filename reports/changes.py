@@ -1074,21 +1074,24 @@ def _unsteady_target(verdict: Unsteady, row: Row) -> str:
 
 def _unsteady_by_turns(verdict: Unsteady, targets: Sequence[str]) -> str:
     """The one item of a redirect found leading to several `targets` by turns
-    (`catalog.unsteady.redirect_targets`), in the queue row's words: "now to" tonight's
+    (`catalog.unsteady.redirect_turns`), in the queue row's words: "now to" tonight's
     one named an address the row offers no more, and the others none at all."""
     return (
-        f"Redirects permanently to {len(targets)} addresses by turns, {by_turns(targets)} "
+        f"Redirects permanently to {len(targets)} addresses by turns, "
+        f"{by_turns(targets, said=True)} "
         f"({verdict.count} changes in {REDIRECT_WINDOW_DAYS} days): none is sure to last, so "
         "accept one only once the redirect stays on it; its changes of address are no "
         "longer listed here."
     )
 
 
-def by_turns(targets: Sequence[str]) -> str:
-    """ "to A on some nights and to B on others", "to A, B or C by turns"."""
+def by_turns(targets: Sequence[str], *, said: bool = False) -> str:
+    """ "to A on some nights and to B on others", "to A, B or C by turns" ("to A, B or C"
+    in a sentence that `said` "by turns" already: not twice in one)."""
     if len(targets) == 2:
         return f"to {targets[0]} on some nights and to {targets[1]} on others"
-    return f"to {', '.join(targets[:-1])} or {targets[-1]} by turns"
+    turns = "" if said else " by turns"
+    return f"to {', '.join(targets[:-1])} or {targets[-1]}{turns}"
 
 
 def _stays_redirected(target: str | None) -> str:
