@@ -20,12 +20,10 @@ from dataclasses import replace
 import pytest
 import respx
 from alembic import command
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from catalog import migrate, store
 from catalog.check.content import analyse_body
-from catalog.db import open_engine
-from catalog.model import LEGACY_FINGERPRINT
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
 from tests.factories import days
@@ -213,69 +211,14 @@ def test_an_undecoded_body_stays_bytes(body: bytes) -> None:
     assert (facts.text, facts.is_html, facts.fingerprint) == ("", False, bytes_hash(body))
 
 
-def test_0025_marks_the_fingerprints_stored_under_a_file_s_label(db_url: str) -> None:
-    """A page under a file's label (a Word file's, a zip's, an image's) is now
-    fingerprinted by its text: fingerprints stored under such a label are marked as the
-    earlier rule's, so the next read is a new baseline, not "content changed" (nor "no
-    longer serves its document"); those of pages, texts, PDFs (0024) and untyped labels
-    (read so since before) stay."""
-    engine = open_engine(db_url, migrate=False)
-    links = [
-        ("application/msword", "sha256:doc", "v1:sha256:doc"),
-        ("Image/PNG; q=1", "sha256:png", "v1:sha256:png"),
-        ("application/zip", "sha256@256k:first", "v1:sha256@256k:first"),
-        ("application/zip", "v1:sha256:old", "v1:sha256:old"),
-        ("application/zip", None, None),
-        ("application/pdf", "sha256:pdf", "sha256:pdf"),
-        ("text/html; charset=utf-8", "sha256:page", "sha256:page"),
-        ("text/csv", "sha256:csv", "sha256:csv"),
-        ("application/json", "sha256:json", "sha256:json"),
-        ("application/rss+xml; charset=utf-8", "sha256:rss", "sha256:rss"),
-        ("image/svg+xml", "sha256:svg", "sha256:svg"),
-        ("application/xhtml+xml", "sha256:xhtml", "sha256:xhtml"),
-        ("application/octet-stream", "sha256:bin", "sha256:bin"),
-        (None, "sha256:unknown", "sha256:unknown"),
-    ]
-    with engine.begin() as conn:
-        command.upgrade(migrate.alembic_config(conn), "0024")
-        for n, (kind, fingerprint, _) in enumerate(links, 1):
-            conn.execute(
-                text("INSERT INTO links (id, url, host, state, consecutive_failures,"
-                     " pruned_checks, pruned_outcome_checks, content_type, fingerprint)"
-                     " VALUES (:n, :url, 'a.org', 'ok', 0, 0, 0, :kind, :fp)"),
-                {"n": n, "url": f"https://a.org/{n}", "kind": kind, "fp": fingerprint},
-            )  # fmt: skip
-            conn.execute(
-                text("INSERT INTO observations (link_id, url, checked_at, outcome, reason,"
-                     " methods, chain, retries, bytes_read, not_modified, content_type,"
-                     " fingerprint) VALUES (:n, 'u', '2026-01-01', 'ok', 'r', 'GET', '[]', 0,"
-                     " 0, false, :kind, :fp)"),
-                {"n": n, "kind": kind, "fp": fingerprint},
-            )  # fmt: skip
-
-    def stored(table: str) -> list[object]:
-        with engine.connect() as conn:
-            query = f"SELECT fingerprint FROM {table} ORDER BY id"
-            return list(conn.execute(text(query)).scalars())
-
-    marked = [after for _, _, after in links]
-    migrate.upgrade(engine)
-    assert stored("links") == stored("observations") == marked
-    with engine.begin() as conn:
-        command.downgrade(migrate.alembic_config(conn), "0024")
-    assert stored("links") == marked
-    migrate.upgrade(engine)
-    assert stored("links") == marked
-    assert migrate.current_revision(engine) == migrate.head_revision()
-    engine.dispose()
-
-
 def test_a_page_always_served_as_a_word_file_is_no_change_nor_drift_after_the_upgrade(
     respx_mock: respx.MockRouter, engine: Engine
 ) -> None:
     """A download page a server answered under `application/msword` all along: the release
-    before stored the fingerprint of its bytes, and no title or text. Read as the page it
-    is after the upgrade, it neither "changed" nor "no longer serves its document"."""
+    before stored the fingerprint of its bytes, and no title or text. Read as a page only
+    to find an error message there (it holds none: a Word document may be HTML), it is
+    the file it was after the upgrade, with the same fingerprint: it neither "changed" nor
+    "no longer serves its document", and no migration needs to mark it."""
     health = HealthSettings()
     kinds: list[str] = []
     for day in (0, 1):
@@ -290,12 +233,55 @@ def test_a_page_always_served_as_a_word_file_is_no_change_nor_drift_after_the_up
     with engine.begin() as conn:  # the upgrade
         command.downgrade(migrate.alembic_config(conn), "0024")
     migrate.upgrade(engine)
-    assert (link(engine).fingerprint or "").startswith(LEGACY_FINGERPRINT)
+    assert link(engine).fingerprint == bytes_hash(DOWNLOADS)
     for day in (7, 8, 14):
         obs = check_entry(respx_mock, "application/msword", DOWNLOADS, day)
-        assert (obs.outcome, obs.title) == (Outcome.OK, "Download | Agency"), obs.reason
+        assert (obs.outcome, obs.title, obs.text_sample) == (Outcome.OK, None, ""), obs.reason
+        assert obs.fingerprint == bytes_hash(DOWNLOADS)
         events = store.record_observations(engine, None, [obs], health, now=days(day))
         kinds += [e.kind for e in events]
     assert not [k for k in kinds if k.startswith("drift") or k == "content_changed"], kinds
     assert link(engine).fingerprint_since == since
     assert link(engine).drift_reason is None
+
+
+#: A Word document saved as a web page (`.doc`, HTML), as Word and report systems write it.
+WORD_HTML = (
+    b'<html xmlns:o="urn:schemas-microsoft-com:office:office" '
+    b'xmlns:w="urn:schemas-microsoft-com:office:word">\n<head><title>Annual Report 2019'
+    b"</title></head><body><h1>Annual Report 2019</h1><p>Arrests rose by %d in 2019.</p>"
+    b"</body></html>"
+)
+
+
+def test_a_word_document_in_html_updated_is_a_content_change_alone(
+    respx_mock: respx.MockRouter, engine: Engine
+) -> None:
+    """A Word document saved as HTML under `application/msword` is the document: an update
+    is "content changed", never "no longer serves its document ... now answers with a web
+    page", and its title and text are not judged for drift, as before."""
+    health = HealthSettings()
+    kinds: list[str] = []
+    for day, figure in enumerate((12, 12, 14)):
+        obs = check_entry(respx_mock, "application/msword", WORD_HTML % figure, day)
+        assert (obs.outcome, obs.title, obs.text_sample) == (Outcome.OK, None, ""), obs.reason
+        assert obs.fingerprint == bytes_hash(WORD_HTML % figure)
+        kinds += [
+            e.kind for e in store.record_observations(engine, None, [obs], health, now=days(day))
+        ]
+    assert kinds == ["content_changed"]
+    assert link(engine).drift_reason is None
+
+
+@pytest.mark.parametrize("content_type", ["application/zip", "application/pdf", "image/png"])
+@pytest.mark.parametrize(
+    "body", [b"<b>Hotline</b>: 1-888-373-7888\n", b"<p>Arrests,2019</p>"], ids=["b", "p"]
+)
+def test_an_html_fragment_of_its_own_under_a_file_s_label_stays_the_file(
+    respx_mock: respx.MockRouter, content_type: str, body: bytes
+) -> None:
+    """A short body opening with a tag browsers sniff as HTML is read as HTML for its
+    error message alone: one that is none stays "OK", the file's bytes, as before."""
+    obs = check(respx_mock, content_type, body)
+    assert (obs.outcome, obs.title, obs.text_sample) == (Outcome.OK, None, ""), obs.reason
+    assert obs.fingerprint == bytes_hash(body)

@@ -68,10 +68,23 @@ class PageFacts:
     #: The stored fingerprint of this body's first bytes, when the link's baseline is one
     #: and this longer read begins with the same bytes (`checker._against_first_bytes`).
     extends: str | None = None
+    #: The body was read as a page or a text under a file's label only to find a server's
+    #: error message there ("File not found.", an HTML "Page not found"): unless the check
+    #: finds one, it is the file its label says (`as_file`; `fingerprint` is the file's).
+    #: A small CSV or an "Export to Excel" HTML table under Excel's label, a read-me under
+    #: `application/octet-stream`, is no web page to judge for drift.
+    for_errors: bool = False
 
     def stable_text(self) -> str:
         """`text` without the noise that changes between fetches (`stable_text`)."""
         return self.stable if self.stable is not None else stable_text(self.text)
+
+    def as_file(self) -> PageFacts:
+        """The body as the file its label says, read so only to find an error message
+        (`for_errors`): its fingerprint, no title, heading or text, as a file's bytes give."""
+        if not self.for_errors:
+            return self
+        return PageFacts(None, None, "", self.fingerprint, False, extends=self.extends)
 
 
 def analyse_body(
@@ -89,27 +102,41 @@ def analyse_body(
     does, to choose a thread): 2 MiB are not scanned twice.
     """
     mime = media_type(content_type)
-    if _is_html(mime, body):
-        return _html_facts(body, content_type, truncated, tags)
-    # A PDF's creation stamps are blanked where they always were: a PDF told by a header
-    # after a few bytes (`_is_pdf`) under another label keeps the fingerprint it had.
-    stamps = body.startswith(b"%PDF-") or mime == "application/pdf"
     if _is_pdf(mime, body):
+        # A PDF's creation stamps are blanked where they always were: a PDF told by a
+        # header after a few bytes (`_is_pdf`) under another label keeps its bytes' hash.
+        stamps = body.startswith(b"%PDF-") or mime == "application/pdf"
         return _binary_facts(
             body, truncated, etag, total_length, title=_pdf_title(body), pdf=stamps
         )
+    # The bytes of a body under the PDF's label are hashed without a PDF's stamps, as
+    # they always were.
+    stamps = mime == "application/pdf"
+    if _is_html(mime, body):
+        page = _html_facts(body, content_type, truncated, tags)
+        if mime is None or mime in _PAGE_TYPES or mime in _UNTYPED or mime in _PDF_TYPES:
+            return page
+        # Under another file's label (a Word file's, a spreadsheet's, a zip's): a Word or
+        # "Export to Excel" document is HTML too, read as the page it is for its error
+        # message alone, the file it is otherwise.
+        file = _binary_facts(body, truncated, etag, total_length, title=None)
+        return replace(page, fingerprint=file.fingerprint, for_errors=True)
     if _is_text(mime, body):
         text = _collapse(_decode(body, _charset_param(content_type), sniff_meta=False))
         return PageFacts(None, None, text, _hash_text(_stable_prefix(text, truncated)), False)
+    title = _pdf_title(body) if stamps else None
+    file = _binary_facts(body, truncated, etag, total_length, title=title, pdf=stamps)
     message = _short_text(mime, body, truncated)
-    if message is not None:
-        # A server's message under the missing file's label ("File not found."): its text
-        # for the soft-404 rule, the fingerprint its bytes had (a tiny file's unchanged).
-        return replace(
-            _binary_facts(body, truncated, etag, total_length, title=None, pdf=stamps), text=message
-        )
-    title = _pdf_title(body) if mime == "application/pdf" else None
-    return _binary_facts(body, truncated, etag, total_length, title=title, pdf=stamps)
+    if message is None:
+        return file
+    # A server's message under the missing file's label ("File not found.", or a download
+    # script's "<h1>File not found</h1>", which browsers sniff as HTML), read for the
+    # soft-404 rule; the file's fingerprint as before (a tiny file's unchanged).
+    if _HTML_START.match(body.removeprefix(codecs.BOM_UTF8).lstrip()) is not None:
+        page = _html_facts(body, content_type, truncated, tags)
+    else:
+        page = PageFacts(None, None, message, file.fingerprint, False)
+    return replace(page, fingerprint=file.fingerprint, for_errors=True)
 
 
 # --- HTML -----------------------------------------------------------------------------
@@ -657,6 +684,10 @@ def _is_html(mime: str | None, body: bytes) -> bool:
 
 
 _PAGE_TYPES = ("text/html", "application/xhtml+xml")
+#: A PDF's labels: a body opening as an HTML document under them is the page it is (since
+#: migration 0024), as under an untyped label; under another file's, it is read for its
+#: error message alone (`PageFacts.for_errors`): a Word or Excel document may be HTML.
+_PDF_TYPES = ("application/pdf", "application/x-pdf")
 #: The type a body in a coding we cannot undo is read as (`fetch.page_facts`): bytes,
 #: whatever they begin with.
 OPAQUE_TYPE = "application/x-undecoded"
