@@ -103,12 +103,7 @@ def analyse_body(
     """
     mime = media_type(content_type)
     if _is_pdf(mime, body):
-        # A PDF's creation stamps are blanked where they always were: a PDF told by a
-        # header after a few bytes (`_is_pdf`) under another label keeps its bytes' hash.
-        stamps = body.startswith(b"%PDF-") or mime == "application/pdf"
-        return _binary_facts(
-            body, truncated, etag, total_length, title=_pdf_title(body), pdf=stamps
-        )
+        return _pdf_facts(body, content_type, mime, truncated, etag, total_length, tags)
     # The bytes of a body under the PDF's label are hashed without a PDF's stamps, as
     # they always were.
     stamps = mime == "application/pdf"
@@ -137,6 +132,53 @@ def analyse_body(
     else:
         page = PageFacts(None, None, message, file.fingerprint, False)
     return replace(page, fingerprint=file.fingerprint, for_errors=True)
+
+
+def _pdf_facts(
+    body: bytes,
+    content_type: str | None,
+    mime: str | None,
+    truncated: bool,
+    etag: str | None,
+    total_length: int | None,
+    tags: int | None,
+) -> PageFacts:
+    """A PDF's facts: its title, and the fingerprint its bytes had under the rule before
+    the header was looked for past the first byte (`_is_pdf`), so that an unchanged PDF
+    behind a prefix is no "content changed" after the upgrade: its bytes without stamps
+    (under the PDF's label, or opening with the header), its bytes, or the text of the page
+    or text file it was read as (`_read_before`)."""
+    stamps = body.startswith(b"%PDF-") or mime == "application/pdf"
+    facts = _binary_facts(body, truncated, etag, total_length, title=_pdf_title(body), pdf=stamps)
+    if body.startswith(b"%PDF-"):
+        return facts
+    before = _read_before(mime, body)
+    if before == "page":
+        page = _html_facts(body, content_type, truncated, tags)
+        return replace(facts, fingerprint=page.fingerprint)
+    if before == "text":
+        text = _collapse(_decode(body, _charset_param(content_type), sniff_meta=False))
+        return replace(facts, fingerprint=_hash_text(_stable_prefix(text, truncated)))
+    return facts
+
+
+def _read_before(mime: str | None, body: bytes) -> str | None:
+    """How the release before read a body that holds a PDF past its first byte: "page"
+    (under a page's label; an HTML document's opening, an included banner, under an
+    untyped or a PDF's label; a tag's with no label), "text" (a text's label, or UTF-8
+    with no label) or None (the file's bytes)."""
+    head = body[:512]
+    if mime is None:
+        page = _HTML_START.match(head.lstrip()) is not None
+    elif mime in _UNTYPED or mime in _PDF_TYPES:
+        page = _HTML_DOCUMENT.match(head.removeprefix(codecs.BOM_UTF8).lstrip()) is not None
+    else:
+        page = mime in _PAGE_TYPES
+    if page:
+        return "page"
+    if mime != "application/pdf" and _is_text(mime, body):
+        return "text"
+    return None
 
 
 # --- HTML -----------------------------------------------------------------------------
