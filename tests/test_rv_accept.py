@@ -13,26 +13,21 @@ What a curator relies on here:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import respx
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from catalog import store
-from catalog.source import load_catalogs
-from catalog.sync import sync_catalogs
 from flows.cli import app
-from tests.factories import check_night, database_url, days, temporary_database, write_catalog
-from tests.test_fx_accept_unsteady import CHECK, HEALTH, OLD, A, B, _page
+from tests.factories import database_url, days
+from tests.test_fx_accept_unsteady import A, B, Balancer, catalog_file, checked, engine, site
 from tests.test_rv_news import guides, moved_with
 from tests.test_x2_unsteady_news import FLAP, items_of, page
 from tests.test_x2_unsteady_news import night as x2_night
 
-__all__ = ["guides"]
+__all__ = ["catalog_file", "engine", "guides", "site"]
 
 #: Edits announce themselves to a Prefect API: never a developer's own (conftest).
 pytestmark = pytest.mark.usefixtures("no_prefect_api")
@@ -41,46 +36,8 @@ runner = CliRunner()
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-class Site:
-    """The old address: read fine (target None), or a 301 to the night's `target`."""
-
-    def __init__(self) -> None:
-        self.target: str | None = None
-
-    def old(self, request: httpx.Request) -> httpx.Response:
-        if self.target is None:
-            return _page(request)
-        return httpx.Response(301, headers={"Location": self.target})
-
-
-@pytest.fixture
-def catalog_file(tmp_path: Path) -> Path:
-    return write_catalog(tmp_path / "toolkit.yaml", [{"id": "guide", "title": "Guide", "url": OLD}])
-
-
-@pytest.fixture
-def site(respx_mock: respx.MockRouter) -> Site:
-    balancer = Site()
-    respx_mock.route(url=OLD).mock(side_effect=balancer.old)
-    respx_mock.route(host="guides.example").mock(side_effect=_page)
-    return balancer
-
-
-@pytest.fixture
-def engine(tmp_path: Path, catalog_file: Path) -> Iterator[Engine]:
-    with temporary_database(tmp_path) as engine:
-        sync_catalogs(engine, load_catalogs([catalog_file]), now=days(0))
-        yield engine
-
-
-def checked(engine: Engine, site: Site, targets: dict[int, str | None]) -> None:
-    for n, target in targets.items():
-        site.target = target
-        check_night(engine, n, CHECK, HEALTH, fingerprint_max_age_days=0)
-
-
 def test_rv_accept_redirect_takes_a_redirect_that_left_one_address_for_another(
-    engine: Engine, catalog_file: Path, site: Site
+    engine: Engine, catalog_file: Path, site: Balancer
 ) -> None:
     """301 to /new-a one night, no redirect the next (the site reorganising), then 301 to
     /new-b and still /new-b at the last check: it never went back to /new-a. The redirect
