@@ -68,23 +68,29 @@ class PageFacts:
     #: The stored fingerprint of this body's first bytes, when the link's baseline is one
     #: and this longer read begins with the same bytes (`checker._against_first_bytes`).
     extends: str | None = None
-    #: The body was read as a page or a text under a file's label only to find a server's
-    #: error message there ("File not found.", an HTML "Page not found"): unless the check
-    #: finds one, it is the file its label says (`as_file`; `fingerprint` is the file's).
-    #: A small CSV or an "Export to Excel" HTML table under Excel's label, a read-me under
-    #: `application/octet-stream`, is no web page to judge for drift.
-    for_errors: bool = False
+    #: The body read as the file its label says, when it was read as a page or a text
+    #: only to find a server's error message there ("File not found.", an HTML "Page not
+    #: found" under a file's or a CSV's label): unless the check finds one, it is that file
+    #: (`as_file`; `fingerprint` is the file's). A small CSV or an "Export to Excel" HTML
+    #: table under Excel's label, a read-me under `application/octet-stream`, is no web
+    #: page to judge for drift; a CSV is the text it was.
+    file: PageFacts | None = field(default=None, repr=False)
+
+    @property
+    def for_errors(self) -> bool:
+        """Read as a page or a text only to find an error message (`file`)."""
+        return self.file is not None
 
     def stable_text(self) -> str:
         """`text` without the noise that changes between fetches (`stable_text`)."""
         return self.stable if self.stable is not None else stable_text(self.text)
 
     def as_file(self) -> PageFacts:
-        """The body as the file its label says, read so only to find an error message
-        (`for_errors`): its fingerprint, no title, heading or text, as a file's bytes give."""
-        if not self.for_errors:
+        """The body as the file its label says, when read otherwise only to find an error
+        message (`file`): its bytes' fingerprint and no title or text, or a text's."""
+        if self.file is None:
             return self
-        return PageFacts(None, None, "", self.fingerprint, False, extends=self.extends)
+        return replace(self.file, extends=self.extends)
 
 
 def analyse_body(
@@ -104,34 +110,50 @@ def analyse_body(
     mime = media_type(content_type)
     if _is_pdf(mime, body):
         return _pdf_facts(body, content_type, mime, truncated, etag, total_length, tags)
-    # The bytes of a body under the PDF's label are hashed without a PDF's stamps, as
-    # they always were.
-    stamps = mime == "application/pdf"
     if _is_html(mime, body):
         page = _html_facts(body, content_type, truncated, tags)
-        if mime is None or mime in _PAGE_TYPES or mime in _UNTYPED or mime in _PDF_TYPES:
+        if not _for_errors(mime):
             return page
-        # Under another file's label (a Word file's, a spreadsheet's, a zip's): a Word or
-        # "Export to Excel" document is HTML too, read as the page it is for its error
-        # message alone, the file it is otherwise.
-        file = _binary_facts(body, truncated, etag, total_length, title=None)
-        return replace(page, fingerprint=file.fingerprint, for_errors=True)
-    if _is_text(mime, body):
-        text = _collapse(_decode(body, _charset_param(content_type), sniff_meta=False))
-        return PageFacts(None, None, text, _hash_text(_stable_prefix(text, truncated)), False)
-    title = _pdf_title(body) if stamps else None
-    file = _binary_facts(body, truncated, etag, total_length, title=title, pdf=stamps)
-    message = _short_text(mime, body, truncated)
+        # Under another file's label (a Word file's, a spreadsheet's, a zip's) or a data
+        # file's (a CSV's, JSON's): a Word or "Export to Excel" document is HTML too, read
+        # as the page it is for its error message alone, the file it is otherwise.
+        file = _file_facts(body, content_type, mime, truncated, etag, total_length)
+        return replace(page, fingerprint=file.fingerprint, file=file)
+    file = _file_facts(body, content_type, mime, truncated, etag, total_length)
+    message = None if _is_text(mime, body) else _short_text(mime, body, truncated)
     if message is None:
         return file
     # A server's message under the missing file's label ("File not found.", or a download
-    # script's "<h1>File not found</h1>", which browsers sniff as HTML), read for the
-    # soft-404 rule; the file's fingerprint as before (a tiny file's unchanged).
-    if _HTML_START.match(body.removeprefix(codecs.BOM_UTF8).lstrip()) is not None:
+    # script's "<h1>File not found</h1>" or "<h2>...</h2>"), read for the soft-404 rule;
+    # the file's fingerprint as before (a tiny file's unchanged). A body opening with any
+    # tag is read as HTML: it is read for an error message alone, so a file it may be
+    # loses nothing (not only the tags browsers sniff, `_HTML_START`).
+    if _A_TAG.match(body.removeprefix(codecs.BOM_UTF8).lstrip()) is not None:
         page = _html_facts(body, content_type, truncated, tags)
     else:
         page = PageFacts(None, None, message, file.fingerprint, False)
-    return replace(page, fingerprint=file.fingerprint, for_errors=True)
+    return replace(page, fingerprint=file.fingerprint, file=file)
+
+
+def _file_facts(
+    body: bytes,
+    content_type: str | None,
+    mime: str | None,
+    truncated: bool,
+    etag: str | None,
+    total_length: int | None,
+) -> PageFacts:
+    """The body as the file its label says, as it was read before bodies under a file's
+    label were read for errors: a text's (a CSV's, JSON's) or its bytes' (without a PDF's
+    stamps, and with its title, under a PDF's label)."""
+    if _is_text(mime, body):
+        text = _collapse(_decode(body, _charset_param(content_type), sniff_meta=False))
+        return PageFacts(None, None, text, _hash_text(_stable_prefix(text, truncated)), False)
+    # The bytes of a body under the PDF's label are hashed without a PDF's stamps, as
+    # they always were.
+    stamps = mime == "application/pdf"
+    title = _pdf_title(body) if stamps else None
+    return _binary_facts(body, truncated, etag, total_length, title=title, pdf=stamps)
 
 
 def _pdf_facts(
@@ -716,13 +738,28 @@ def _is_html(mime: str | None, body: bytes) -> bool:
         return True
     if mime is None:
         return _HTML_START.match(body[:512].lstrip()) is not None
-    if mime == OPAQUE_TYPE or (mime not in _UNTYPED and _is_text(mime, body)):
+    if mime == OPAQUE_TYPE or (_for_errors(mime) and len(body) > _ERROR_PAGE_BYTES):
         return False
     # Under a label that says nothing of the file, or a file's own (a PDF's, a zip's, an
-    # image's, which an error page keeps from the missing file): only a whole document's
-    # opening, which no file of those opens with; a text file that starts with a tag
-    # stays text.
+    # image's, a CSV's, which an error page keeps from the missing file): only a whole
+    # document's opening, which no file of those opens with; a text file that starts with
+    # a tag stays text.
     return _HTML_DOCUMENT.match(body[:512].removeprefix(codecs.BOM_UTF8).lstrip()) is not None
+
+
+def _for_errors(mime: str | None) -> bool:
+    """Whether an HTML body under `mime` is read only to find an error message there
+    (`PageFacts.file`): under a file's label (not a PDF's, under which it is the page it
+    is since migration 0024) or a text's (a CSV's, JSON's: an IIS "Page Not Found" keeps
+    the missing file's type); not under a page's or an untyped label, or none."""
+    return not (mime is None or mime in _PAGE_TYPES or mime in _UNTYPED or mime in _PDF_TYPES)
+
+
+#: Bytes of a body read for errors alone (`_for_errors`) that are parsed at most: an IIS,
+#: Apache, nginx or SharePoint error page is a few KiB to a few tens; a longer body is the
+#: file its label says (a 2 MiB "Export to Excel" table), hashed as before, not parsed to
+#: 20,000 tags (~20 times the cost) nor worth a soft-404 probe of its host.
+_ERROR_PAGE_BYTES = 64 * 1024
 
 
 _PAGE_TYPES = ("text/html", "application/xhtml+xml")
@@ -791,6 +828,11 @@ _HTML_START = re.compile(
     rb"|meta|link|!--)[\s>]",
     re.IGNORECASE,
 )
+
+
+#: Any tag opening a body, by which a short body read for errors alone (`_short_text`) is
+#: read as HTML: "<h2>File not found</h2>" as well as the sniffed "<h1>" (`_HTML_START`).
+_A_TAG = re.compile(rb"<(?:!--|!doctype\s|[a-z][a-z0-9]*[\s/>])", re.IGNORECASE)
 
 
 _TEXT_TYPES = ("application/json", "application/xml", "application/javascript", "text/")
