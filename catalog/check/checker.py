@@ -1421,6 +1421,7 @@ def _observe(
         text_tail_packed=_tail(page.text) if page else None,
         text_cut=text_cut,
         fingerprint_extends=page.extends if page is not None and not not_modified else None,
+        title_before=page.title_before if page is not None and not not_modified else None,
         contacts=found.shown if found is not None else None,
         contacts_written=found.written if found is not None else (),
         contacts_judged=found.judged if found is not None else None,

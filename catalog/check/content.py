@@ -75,6 +75,10 @@ class PageFacts:
     #: table under Excel's label, a read-me under `application/octet-stream`, is no web
     #: page to judge for drift; a CSV is the text it was.
     file: PageFacts | None = field(default=None, repr=False)
+    #: The title the release before gave this body, where this one reads another (a PDF
+    #: behind an included HTML banner, read before as the banner's page: "Agency"): a link
+    #: whose stored title is it takes `title` with no "Page title changed" (`_pdf_facts`).
+    title_before: str | None = None
 
     @property
     def for_errors(self) -> bool:
@@ -169,7 +173,9 @@ def _pdf_facts(
     the header was looked for past the first byte (`_is_pdf`), so that an unchanged PDF
     behind a prefix is no "content changed" after the upgrade: its bytes without stamps
     (under the PDF's label, or opening with the header), its bytes, or the text of the page
-    or text file it was read as (`_read_before`)."""
+    or text file it was read as (`_read_before`). Read before as a page (an included HTML
+    banner's), the page's title is `title_before`: the PDF's title replaces it with no
+    "Page title changed" ("Agency" to "Annual Report 2019") the night after the upgrade."""
     stamps = body.startswith(b"%PDF-") or mime == "application/pdf"
     facts = _binary_facts(body, truncated, etag, total_length, title=_pdf_title(body), pdf=stamps)
     if body.startswith(b"%PDF-"):
@@ -177,7 +183,7 @@ def _pdf_facts(
     before = _read_before(mime, body)
     if before == "page":
         page = _html_facts(body, content_type, truncated, tags)
-        return replace(facts, fingerprint=page.fingerprint)
+        return replace(facts, fingerprint=page.fingerprint, title_before=page.title or None)
     if before == "text":
         text = _collapse(_decode(body, _charset_param(content_type), sniff_meta=False))
         return replace(facts, fingerprint=_hash_text(_stable_prefix(text, truncated)))
