@@ -802,7 +802,13 @@ def _changes(
                 },
             )
         )
-    if prev.title and new.title and _retitled(prev.title, new.title):
+    # A title read under a new rule (`Observation.title_before`) is no change of the page.
+    if (
+        prev.title
+        and new.title
+        and prev.title != obs.title_before
+        and _retitled(prev.title, new.title)
+    ):
         changes.append(Change("title_changed", {"old": prev.title, "new": new.title}))
     old_type, new_type = media_type(prev.content_type), media_type(new.content_type)
     if old_type and new_type and old_type != new_type:

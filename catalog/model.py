@@ -198,6 +198,11 @@ class Observation:
     #: when `fingerprint` is of a longer read that begins with the same bytes: the longer
     #: fingerprint becomes the baseline without counting as a change (`catalog.health`).
     fingerprint_extends: str | None = None
+    #: The title the release before gave this body, where this one reads another title
+    #: (`content.PageFacts.title_before`): a stored title that is it gives way to `title`
+    #: with no `title_changed` (`catalog.health`), as an unchanged report behind an HTML
+    #: banner brought "Agency" to "Annual Report 2019" on the upgrade's night. Not stored.
+    title_before: str | None = None
     #: The contacts the page showed (`contacts.on_page`: the target's named ones first,
     #: then others), at a full read of a page whose entries name some; None otherwise
     #: (not looked for, or a page without text: nothing to judge by).

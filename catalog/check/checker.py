@@ -1302,6 +1302,11 @@ def _observe(
     answer = last.answer if last else None
     headers = answer.headers if answer else httpx.Headers()
     page = facts.page
+    if page is not None and verdict.outcome is not Outcome.SOFT_404:
+        # A page or text read under a file's label only to find an error message, and
+        # none found: the file it is, judged and stored as before (no title or text for
+        # drift nor "no longer serves its document": a small CSV under Excel's label).
+        page = page.as_file()
     previous = target.previous
     # Only a 304 to the validators we sent vouches for our copy (`classify._not_modified`).
     not_modified = (
@@ -1416,6 +1421,7 @@ def _observe(
         text_tail_packed=_tail(page.text) if page else None,
         text_cut=text_cut,
         fingerprint_extends=page.extends if page is not None and not not_modified else None,
+        title_before=page.title_before if page is not None and not not_modified else None,
         contacts=found.shown if found is not None else None,
         contacts_written=found.written if found is not None else (),
         contacts_judged=found.judged if found is not None else None,

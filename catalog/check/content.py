@@ -21,13 +21,14 @@ import html
 import re
 import string
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from catalog.text import META_CHARSET, charset_codec, media_type, without_controls
 
 __all__ = [
+    "OPAQUE_TYPE",
     "PageFacts",
     "Words",
     "analyse_body",
@@ -67,10 +68,33 @@ class PageFacts:
     #: The stored fingerprint of this body's first bytes, when the link's baseline is one
     #: and this longer read begins with the same bytes (`checker._against_first_bytes`).
     extends: str | None = None
+    #: The body read as the file its label says, when it was read as a page or a text
+    #: only to find a server's error message there ("File not found.", an HTML "Page not
+    #: found" under a file's or a CSV's label): unless the check finds one, it is that file
+    #: (`as_file`; `fingerprint` is the file's). A small CSV or an "Export to Excel" HTML
+    #: table under Excel's label, a read-me under `application/octet-stream`, is no web
+    #: page to judge for drift; a CSV is the text it was.
+    file: PageFacts | None = field(default=None, repr=False)
+    #: The title the release before gave this body, where this one reads another (a PDF
+    #: behind an included HTML banner, read before as the banner's page: "Agency"): a link
+    #: whose stored title is it takes `title` with no "Page title changed" (`_pdf_facts`).
+    title_before: str | None = None
+
+    @property
+    def for_errors(self) -> bool:
+        """Read as a page or a text only to find an error message (`file`)."""
+        return self.file is not None
 
     def stable_text(self) -> str:
         """`text` without the noise that changes between fetches (`stable_text`)."""
         return self.stable if self.stable is not None else stable_text(self.text)
+
+    def as_file(self) -> PageFacts:
+        """The body as the file its label says, when read otherwise only to find an error
+        message (`file`): its bytes' fingerprint and no title or text, or a text's."""
+        if self.file is None:
+            return self
+        return replace(self.file, extends=self.extends)
 
 
 def analyse_body(
@@ -88,14 +112,101 @@ def analyse_body(
     does, to choose a thread): 2 MiB are not scanned twice.
     """
     mime = media_type(content_type)
+    if _is_pdf(mime, body):
+        return _pdf_facts(body, content_type, mime, truncated, etag, total_length, tags)
     if _is_html(mime, body):
-        return _html_facts(body, content_type, truncated, tags)
-    if body.startswith(b"%PDF-") or mime == "application/pdf":
-        return _binary_facts(body, truncated, etag, total_length, title=_pdf_title(body), pdf=True)
+        page = _html_facts(body, content_type, truncated, tags)
+        if not _for_errors(mime):
+            return page
+        # Under another file's label (a Word file's, a spreadsheet's, a zip's) or a data
+        # file's (a CSV's, JSON's): a Word or "Export to Excel" document is HTML too, read
+        # as the page it is for its error message alone, the file it is otherwise.
+        file = _file_facts(body, content_type, mime, truncated, etag, total_length)
+        return replace(page, fingerprint=file.fingerprint, file=file)
+    file = _file_facts(body, content_type, mime, truncated, etag, total_length)
+    message = None if _is_text(mime, body) else _short_text(mime, body, truncated)
+    if message is None:
+        return file
+    # A server's message under the missing file's label ("File not found.", or a download
+    # script's "<h1>File not found</h1>" or "<h2>...</h2>"), read for the soft-404 rule;
+    # the file's fingerprint as before (a tiny file's unchanged). A body opening with any
+    # tag is read as HTML: it is read for an error message alone, so a file it may be
+    # loses nothing (not only the tags browsers sniff, `_HTML_START`).
+    if _A_TAG.match(body.removeprefix(codecs.BOM_UTF8).lstrip()) is not None:
+        page = _html_facts(body, content_type, truncated, tags)
+    else:
+        page = PageFacts(None, None, message, file.fingerprint, False)
+    return replace(page, fingerprint=file.fingerprint, file=file)
+
+
+def _file_facts(
+    body: bytes,
+    content_type: str | None,
+    mime: str | None,
+    truncated: bool,
+    etag: str | None,
+    total_length: int | None,
+) -> PageFacts:
+    """The body as the file its label says, as it was read before bodies under a file's
+    label were read for errors: a text's (a CSV's, JSON's) or its bytes' (without a PDF's
+    stamps, and with its title, under a PDF's label)."""
     if _is_text(mime, body):
         text = _collapse(_decode(body, _charset_param(content_type), sniff_meta=False))
         return PageFacts(None, None, text, _hash_text(_stable_prefix(text, truncated)), False)
-    return _binary_facts(body, truncated, etag, total_length, title=None)
+    # The bytes of a body under the PDF's label are hashed without a PDF's stamps, as
+    # they always were.
+    stamps = mime == "application/pdf"
+    title = _pdf_title(body) if stamps else None
+    return _binary_facts(body, truncated, etag, total_length, title=title, pdf=stamps)
+
+
+def _pdf_facts(
+    body: bytes,
+    content_type: str | None,
+    mime: str | None,
+    truncated: bool,
+    etag: str | None,
+    total_length: int | None,
+    tags: int | None,
+) -> PageFacts:
+    """A PDF's facts: its title, and the fingerprint its bytes had under the rule before
+    the header was looked for past the first byte (`_is_pdf`), so that an unchanged PDF
+    behind a prefix is no "content changed" after the upgrade: its bytes without stamps
+    (under the PDF's label, or opening with the header), its bytes, or the text of the page
+    or text file it was read as (`_read_before`). Read before as a page (an included HTML
+    banner's), the page's title is `title_before`: the PDF's title replaces it with no
+    "Page title changed" ("Agency" to "Annual Report 2019") the night after the upgrade."""
+    stamps = body.startswith(b"%PDF-") or mime == "application/pdf"
+    facts = _binary_facts(body, truncated, etag, total_length, title=_pdf_title(body), pdf=stamps)
+    if body.startswith(b"%PDF-"):
+        return facts
+    before = _read_before(mime, body)
+    if before == "page":
+        page = _html_facts(body, content_type, truncated, tags)
+        return replace(facts, fingerprint=page.fingerprint, title_before=page.title or None)
+    if before == "text":
+        text = _collapse(_decode(body, _charset_param(content_type), sniff_meta=False))
+        return replace(facts, fingerprint=_hash_text(_stable_prefix(text, truncated)))
+    return facts
+
+
+def _read_before(mime: str | None, body: bytes) -> str | None:
+    """How the release before read a body that holds a PDF past its first byte: "page"
+    (under a page's label; an HTML document's opening, an included banner, under an
+    untyped or a PDF's label; a tag's with no label), "text" (a text's label, or UTF-8
+    with no label) or None (the file's bytes)."""
+    head = body[:512]
+    if mime is None:
+        page = _HTML_START.match(head.lstrip()) is not None
+    elif mime in _UNTYPED or mime in _PDF_TYPES:
+        page = _HTML_DOCUMENT.match(head.removeprefix(codecs.BOM_UTF8).lstrip()) is not None
+    else:
+        page = mime in _PAGE_TYPES
+    if page:
+        return "page"
+    if mime != "application/pdf" and _is_text(mime, body):
+        return "text"
+    return None
 
 
 # --- HTML -----------------------------------------------------------------------------
@@ -627,16 +738,66 @@ def reads_as_html(content_type: str | None, body: bytes) -> bool:
 
 
 def _is_html(mime: str | None, body: bytes) -> bool:
-    if body.startswith(b"%PDF-"):
+    if _is_pdf(mime, body):
         return False
-    if mime in ("text/html", "application/xhtml+xml"):
+    if mime in _PAGE_TYPES:
         return True
     if mime is None:
         return _HTML_START.match(body[:512].lstrip()) is not None
-    if mime in _UNTYPED or mime in _KEPT_TYPES:
-        # Only a whole document's opening: a text file that starts with a tag stays text.
-        return _HTML_DOCUMENT.match(body[:512].removeprefix(codecs.BOM_UTF8).lstrip()) is not None
-    return False
+    if mime == OPAQUE_TYPE or (_for_errors(mime) and len(body) > _ERROR_PAGE_BYTES):
+        return False
+    # Under a label that says nothing of the file, or a file's own (a PDF's, a zip's, an
+    # image's, a CSV's, which an error page keeps from the missing file): only a whole
+    # document's opening, which no file of those opens with; a text file that starts with
+    # a tag stays text.
+    return _HTML_DOCUMENT.match(body[:512].removeprefix(codecs.BOM_UTF8).lstrip()) is not None
+
+
+def _for_errors(mime: str | None) -> bool:
+    """Whether an HTML body under `mime` is read only to find an error message there
+    (`PageFacts.file`): under a file's label (not a PDF's, under which it is the page it
+    is since migration 0024) or a text's (a CSV's, JSON's: an IIS "Page Not Found" keeps
+    the missing file's type); not under a page's or an untyped label, or none."""
+    return not (mime is None or mime in _PAGE_TYPES or mime in _UNTYPED or mime in _PDF_TYPES)
+
+
+#: Bytes of a body read for errors alone (`_for_errors`) that are parsed at most: an IIS,
+#: Apache, nginx or SharePoint error page is a few KiB to a few tens; a longer body is the
+#: file its label says (a 2 MiB "Export to Excel" table), hashed as before, not parsed to
+#: 20,000 tags (~20 times the cost) nor worth a soft-404 probe of its host.
+_ERROR_PAGE_BYTES = 64 * 1024
+
+
+_PAGE_TYPES = ("text/html", "application/xhtml+xml")
+#: A PDF's labels: a body opening as an HTML document under them is the page it is (since
+#: migration 0024), as under an untyped label; under another file's, it is read for its
+#: error message alone (`PageFacts.for_errors`): a Word or Excel document may be HTML.
+_PDF_TYPES = ("application/pdf", "application/x-pdf")
+#: The type a body in a coding we cannot undo is read as (`fetch.page_facts`): bytes,
+#: whatever they begin with.
+OPAQUE_TYPE = "application/x-undecoded"
+#: PDF readers (Acrobat, pdf.js, PDFBox) look for the "%PDF-" header in a file's first
+#: 1024 bytes: what a server put in front (a blank line, a PHP notice, an included HTML
+#: banner) does not stop them opening it.
+_PDF_HEADER_WITHIN = 1024
+#: A control character no text holds, before a PDF's header: the bytes of another file
+#: that holds a PDF (a zip's entry header), not a prefix a server wrote.
+_CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+def _is_pdf(mime: str | None, body: bytes) -> bool:
+    """Whether `body` is a PDF: its header in the first 1024 bytes, after white space and
+    a byte-order mark at most, or after any text but under no text's or page's label (a
+    text or page that names "%PDF-" is not one)."""
+    at = body.find(b"%PDF-", 0, _PDF_HEADER_WITHIN)
+    if at <= 0:
+        return at == 0
+    lead = body[:at]
+    if not lead.removeprefix(codecs.BOM_UTF8).strip():
+        return True
+    if mime in _PAGE_TYPES or (mime is not None and _is_text(mime, body)):
+        return False
+    return _CONTROL.search(lead) is None
 
 
 #: Types a misconfigured server labels any file with: a "Page Not Found" page served so
@@ -652,14 +813,15 @@ _UNTYPED = frozenset(
         "*/*",
     }
 )
-#: Types an error page keeps from the missing file it answers for (IIS and SharePoint sites,
-#: CDNs): a PDF report's address answering 200 `application/pdf` with an HTML "Page not
-#: found" was read as the PDF's bytes: "OK". A PDF opens with "%PDF-", never so.
-_KEPT_TYPES = frozenset({"application/pdf", "application/x-pdf"})
-#: The opening of an HTML document, by which a body under an `_UNTYPED` or `_KEPT_TYPES`
-#: label is HTML: "<!doctype html" or "<html", after an XHTML page's XML declaration and
-#: comments, if any (an XHTML "Page not found" opening `<?xml version="1.0"?>` was read
-#: as a PDF's bytes). Only within the first 512 bytes (`_is_html`).
+#: The opening of an HTML document, by which a body under an `_UNTYPED` label or a file's
+#: (which an error page keeps from the missing file it answers for, on IIS and SharePoint
+#: sites and CDNs: a PDF report's address answering 200 `application/pdf` with an HTML
+#: "Page not found" was read as the PDF's bytes, "OK"; a Word file's, a zip's or an
+#: image's the same) is HTML: "<!doctype html" or "<html", after an XHTML page's XML
+#: declaration and comments, if any (an XHTML "Page not found" opening
+#: `<?xml version="1.0"?>` was read as a PDF's bytes). Only within the first 512 bytes
+#: (`_is_html`); no file opens so (a PDF with "%PDF-", a zip with "PK", an image with its
+#: signature).
 _HTML_DOCUMENT = re.compile(
     rb"(?:<\?xml\s[^<>]*\?>\s*)?(?:<!--(?:(?!-->)[\s\S])*-->\s*)*<(?:!doctype\s+html|html)[\s>]",
     re.IGNORECASE,
@@ -672,6 +834,11 @@ _HTML_START = re.compile(
     rb"|meta|link|!--)[\s>]",
     re.IGNORECASE,
 )
+
+
+#: Any tag opening a body, by which a short body read for errors alone (`_short_text`) is
+#: read as HTML: "<h2>File not found</h2>" as well as the sniffed "<h1>" (`_HTML_START`).
+_A_TAG = re.compile(rb"<(?:!--|!doctype\s|[a-z][a-z0-9]*[\s/>])", re.IGNORECASE)
 
 
 _TEXT_TYPES = ("application/json", "application/xml", "application/javascript", "text/")
@@ -688,6 +855,52 @@ def _is_text(mime: str | None, body: bytes) -> bool:
             return exc.start >= len(head) - 3  # a character cut by the slice
         return True
     return mime.startswith(_TEXT_TYPES) or mime.endswith(("+json", "+xml"))
+
+
+#: Bytes of a body under a file's label that may be a server's message instead of the
+#: file ("File not found.", "404 Not Found"); only so short a body is decoded to see.
+_MESSAGE_BYTES = 1024
+#: How files that could pass for short text open (most others hold a NUL or a byte that
+#: is no UTF-8 in their first bytes): zip (and docx, xlsx, epub), PNG, GIF, JPEG, the
+#: compound file of .doc and .xls, RTF, PostScript, gzip, BMP, RIFF (WebP, WAV), Ogg, MP3.
+_MAGIC = (
+    b"PK\x03\x04",
+    b"PK\x05\x06",
+    b"\x89PNG",
+    b"GIF8",
+    b"\xff\xd8\xff",
+    b"\xd0\xcf\x11\xe0",
+    b"{\\rtf",
+    b"%!",
+    b"\x1f\x8b",
+    b"BM",
+    b"RIFF",
+    b"OggS",
+    b"ID3",
+)
+#: A character no text holds: a control character other than white space.
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+def _short_text(mime: str | None, body: bytes, truncated: bool) -> str | None:
+    """The text of a short body in UTF-8, with letters and no control character, under a
+    file's label (not one of a coding we cannot undo), or None.
+
+    A server that keeps a missing file's type answers with its message under it: read as
+    the file's bytes, "File not found." under `application/pdf` was "OK". Only the first
+    bytes are looked at: a body longer than `_MESSAGE_BYTES` is a file, never decoded.
+    """
+    if mime is None or mime == OPAQUE_TYPE or truncated or len(body) > _MESSAGE_BYTES:
+        return None
+    if body.startswith(_MAGIC):
+        return None
+    try:
+        text = body.removeprefix(codecs.BOM_UTF8).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if _NOT_TEXT.search(text) is not None or not any(ch.isalpha() for ch in text):
+        return None
+    return _collapse(text)
 
 
 # --- decoding -------------------------------------------------------------------------

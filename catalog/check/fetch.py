@@ -34,7 +34,7 @@ from typing import Any, TypeGuard, assert_never
 
 import httpx
 
-from catalog.check.content import PageFacts, analyse_body, reads_as_html
+from catalog.check.content import OPAQUE_TYPE, PageFacts, analyse_body, reads_as_html
 from catalog.check.facts import (
     PERMANENT_REDIRECTS,
     REDIRECT_STATUSES,
@@ -1464,11 +1464,6 @@ async def read_page(answer: Answer) -> PageFacts:
     if tags > HEAVY_PAGE_TAGS:
         return await asyncio.to_thread(page_facts, answer, tags)
     return page_facts(answer, tags)
-
-
-#: The type a body in a coding we cannot undo is read as: bytes, whatever they begin with
-#: (under application/octet-stream, a body that opens as HTML is read as a page).
-OPAQUE_TYPE = "application/x-undecoded"
 
 
 def page_facts(answer: Answer, tags: int | None = None) -> PageFacts:
