@@ -58,6 +58,7 @@ __all__ = [
     "judge_drift",
     "judge_emptied",
     "judge_replaced_document",
+    "known_text_share",
     "names_emptied",
     "names_markers",
     "names_replaced",
@@ -912,6 +913,22 @@ _GONE_NOTICE = re.compile(
 )
 
 
+def known_text_share(text: float | None, *, short_of_sample: bool) -> float | None:
+    """The text share (`Relevance.text`) a read adds to its link's history for
+    `judge_emptied`, or None: what the read can know of the share a full read shows.
+
+    The history holds shares of the checker's sample, the text's first 2,000 characters. A
+    read cut short (a slow night's first 256 KiB, the byte cap, the tag cap) whose text
+    ended before the sample would (`short_of_sample`) saw only its start: its share is a
+    floor. One of at least `TEXT_HAD` tells the text had the words and counts; a lower one
+    tells nothing (a page builder's menu before its 300 KB of CSS: 0), and a few slow nights
+    of them made the median 0, so the page emptied under its old title later stayed OK. A
+    cut read whose text ran past the sample shows the sample a full read shows."""
+    if text is None or (short_of_sample and text < TEXT_HAD):
+        return None
+    return text
+
+
 def judge_emptied(
     current: Relevance,
     history: Sequence[float],
@@ -937,7 +954,8 @@ def judge_emptied(
     cleared the flag, and the next whole read dated the drift afresh). A full read of a
     page longer than the sample holds no flag: it read the page to its end, whose words
     may lie between the sample and tail the checker kept (a guide restored between a long
-    menu and footer was held "no longer matches" at every read).
+    menu and footer was held "no longer matches" at every read). A read cut short
+    adds to `history` only the share it can know (`known_text_share`).
 
     Only an HTML page (`content_type`, or none given) with text is judged: a landing page
     replaced by the resource's own PDF has no text sample, only the document's title, and

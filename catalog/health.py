@@ -959,8 +959,12 @@ def judge_page(
             drifted[entry.key] = (verdict, rel)
         elif rel.substantial and not missing and verdict is None:
             baseline[entry.key] = rel.score
-            if rel.text is not None:
-                baseline[text_key] = rel.text
+            # A slow night's read of the menu alone says nothing of the text's share.
+            share = drift.known_text_share(
+                rel.text, short_of_sample=obs.text_cut and obs.text_tail_packed is None
+            )
+            if share is not None:
+                baseline[text_key] = share
     if missing and not drifted:
         return None
     return PageJudgement(min(scores.values()), baseline, drifted, scores)
