@@ -24,7 +24,8 @@ Two independent signals, each cheap (well under a millisecond per page):
   lightly stemmed so "traffickers"/"trafficking" and "victims"/"víctimas" meet) between
   entry and page, weighted toward the entry's title. A sharp fall from the link's own
   history, or a very low score on a first look, means drift; pages with little text
-  (PDFs without a text sample, script-only shells) are judged by markers alone.
+  (PDFs without a text sample, script-only shells) are judged by markers alone, as are
+  reads cut short before the text's sample (a slow night's menu: `known_score`).
 * text: the share of the entry's words beyond the page's title found in the page's text.
   The score counts the title's words as the page's, so a page emptied, or left with "This
   resource is no longer available" under its old title, still scored ~0.8 and stayed OK
@@ -58,6 +59,7 @@ __all__ = [
     "judge_drift",
     "judge_emptied",
     "judge_replaced_document",
+    "known_score",
     "known_text_share",
     "names_emptied",
     "names_markers",
@@ -845,13 +847,21 @@ def judge_drift(
     *,
     drop: float = 0.5,
     floor: float = 0.15,
+    short_of_sample: bool = False,
 ) -> DriftVerdict | None:
     """Whether the page has drifted from its entry, given the link's earlier scores.
 
     Markers always mean drift. Otherwise, on a page with substantial text: a score below
     `drop` times the median of `history` (and below `LOW_SCORE`), or, with no history, a
-    score below `floor`. `history` should hold scores of substantial pages only.
-    """
+    score below `floor`. `history` should hold scores of substantial pages only (and of
+    a read cut short, only its `known_score`).
+
+    A read cut short whose text ended before the sample a full read takes
+    (`short_of_sample`, as in `known_text_share`) is judged by its markers alone: its score
+    is a floor of the full read's. A slow night's read of a page builder's menu (its 300 KB
+    of CSS after it) under a title naming none of the entry's words ("Home | Office of
+    Justice Programs") scored 0: "no longer matches (it shared 68%, now 0%)", and the next
+    fast night "matches again", on every slow night."""
     baseline = round(statistics.median(history), 3) if history else None
     # In words a curator reads: "relevance 0.77 → 0.01" was the checker's jargon, and
     # "match with the entry 0%" a form's.
@@ -869,7 +879,7 @@ def judge_drift(
             "and remove or replace the link if the domain changed hands."
         )
         return DriftVerdict(reason, current.score, baseline, current.markers)
-    if not current.substantial:
+    if not current.substantial or short_of_sample:
         return None
     seen = f", {title}" if title else ""
     if baseline is not None:
@@ -911,6 +921,20 @@ _GONE_NOTICE = re.compile(
     r"|(?:has|have)\s+been\s+(?:removed|archived|retired|discontinued|taken\s+down|deleted)",
     re.IGNORECASE,
 )
+
+
+def known_score(score: float, *, short_of_sample: bool) -> float | None:
+    """The score a read adds to its link's history for `judge_drift`, or None: what the
+    read can know of the score a full read shows.
+
+    A read cut short before the sample a full read takes (`short_of_sample`) saw only the
+    text's start, and more text only adds the entry's words: its score is a floor. One of
+    at least `STILL_MATCHES` tells the page holds its resource and counts; a lower one
+    tells nothing (the menu of a slow night's read: 0), and slow nights of them would drag
+    the median down, so that a page later replaced is measured against too low a bar."""
+    if short_of_sample and score < STILL_MATCHES:
+        return None
+    return score
 
 
 def known_text_share(text: float | None, *, short_of_sample: bool) -> float | None:

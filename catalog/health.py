@@ -904,6 +904,8 @@ def judge_page(
     baseline: dict[str, float] = {}
     drifted: dict[str, tuple[drift.DriftVerdict, drift.Relevance]] = {}
     text, tail = obs.text_sample, obs.text_tail
+    # A read cut short whose text ended before the sample: a slow night's menu, say.
+    short = obs.text_cut and obs.text_tail_packed is None
     for entry in entries:
         rel = drift.relevance(
             entry.title,
@@ -916,7 +918,7 @@ def judge_page(
         )
         scores[entry.key] = rel.score
         text_key = TEXT_SCORES + entry.key
-        verdict = drift.judge_drift(rel, history.get(entry.key, ()))
+        verdict = drift.judge_drift(rel, history.get(entry.key, ()), short_of_sample=short)
         if verdict is None and not missing:
             # The page emptied, or a "no longer available" notice under the old title. Only
             # a text read to its end can have lost them: a read cut short may hold none of it.
@@ -958,11 +960,14 @@ def judge_page(
         if verdict is not None and (verdict.markers or not missing):
             drifted[entry.key] = (verdict, rel)
         elif rel.substantial and not missing and verdict is None:
-            baseline[entry.key] = rel.score
-            # A slow night's read of the menu alone says nothing of the text's share.
-            share = drift.known_text_share(
-                rel.text, short_of_sample=obs.text_cut and obs.text_tail_packed is None
-            )
+            # A slow night's read of the menu alone says nothing of the score or the text's
+            # share. Nor does it clear a flag: `apply_drift` needs a baseline or a score of
+            # `LOW_SCORE`, which a cut read's (a floor of the full read's) shows the full
+            # read reaches too.
+            score = drift.known_score(rel.score, short_of_sample=short)
+            if score is not None:
+                baseline[entry.key] = score
+            share = drift.known_text_share(rel.text, short_of_sample=short)
             if share is not None:
                 baseline[text_key] = share
     if missing and not drifted:
