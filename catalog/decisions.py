@@ -9,7 +9,8 @@ catalog file through `catalog.catalog_edit` (comments and order kept) followed b
 re-sync of that file, so the database and the file agree at once.
 
     accept_redirect   url := where the link's current permanent redirect leads (never a
-                      home page, search or error page: `soft404.redirect_soft404`)
+                      home page, search or error page: `soft404.redirect_soft404`; never
+                      one of several addresses it leads to by turns: `replace_url` then)
     replace_url       url := a URL the curator gives, or the link's archived copy
     mark_reviewed     reviewed_at: <today> in the entry; staleness starts over
     snooze            out of the action queue until a date (still checked)
@@ -155,6 +156,7 @@ def accept_redirect(
             f"`{_hint(settings, 'replace-url', resource, 'NEW-URL')}` (or "
             f"`{_hint(settings, 'replace-url', resource, '--archive')}` for its archived copy)"
         )
+    _refuse_by_turns(settings, engine, resource, rid, collection)
     target = with_fragment_of(target, resource.url)
     return _change_url(
         settings,
@@ -168,6 +170,35 @@ def accept_redirect(
         clock,
         catalogs=catalogs,
         from_link=True,
+    )
+
+
+def _refuse_by_turns(
+    settings: Settings,
+    engine: Engine,
+    resource: store.ResourceRecord,
+    rid: str,
+    collection: str | None,
+) -> None:
+    """Refuse a redirect that leads to several addresses by turns (two servers behind a
+    balancer: `unsteady.redirect_turns`), as the report's queue offers no command for it:
+    tonight's target written into the file was undone by the next night's server. Read
+    from the report's own row, so the refusal and the queue never disagree; a redirect
+    that stayed on one address since (`unsteady.steadied_redirects`), or that moved once
+    and never went back, is accepted."""
+    row = resource_row(engine, resource.id)
+    if row is None or not row.unsteady_redirect or len(row.unsteady_targets) < 2:
+        return
+    targets = row.unsteady_targets
+    choose = ("--collection", resource.collection) if collection else ()
+    named = _name(resource) if not collection and rid != resource.rid else None
+    listed = f"{', '.join(targets[:-1])} and {targets[-1]}"
+    raise LinkhealthError(
+        f"{_name(resource)} redirects permanently to {len(targets)} addresses by turns "
+        f"({listed}; {row.unsteady_redirect} changes lately), so the one it "
+        "led to at its last check would not last: nothing was written or recorded. Keep the "
+        "address until the redirect stays on one (the report offers `accept-redirect` then), "
+        f"or choose one and `{_hint(settings, 'replace-url', resource, 'URL', *choose, rid=named)}`"
     )
 
 

@@ -56,7 +56,7 @@ from catalog.store import SET_ASIDE_LAPSED as LAPSED
 from catalog.tables import Collection, Decision, Event, Link, Observation, Resource, Run
 from catalog.unsteady import (
     Unsteady,
-    redirect_targets,
+    redirect_turns,
     steadied_redirects,
     unsteady_news,
     unsteady_redirects,
@@ -239,8 +239,9 @@ class ResourceRow:
     #: unsteady (`unsteady.unsteady_redirects`); 0: steady, or no redirect. Every queue
     #: (the report's, the flow's artifact, `linkhealth resource`) keeps such a redirect.
     unsteady_redirect: int = 0
-    #: Of such a redirect, the addresses it led to lately (`unsteady.redirect_targets`):
-    #: two or more, it leads elsewhere by turns, and none of them is the fix.
+    #: Of such a redirect that leads elsewhere by turns, the addresses it led to lately
+    #: (`unsteady.redirect_turns`): none of them is the fix. Empty for one that moved once
+    #: (its latest target is offered once it stays).
     unsteady_targets: tuple[str, ...] = ()
     #: Of a flapping link: on how many of the last `UNAVAILABLE_WINDOW` nights the site
     #: answered 503 "unavailable, come back later" (maintenance): what its flips were.
@@ -679,7 +680,7 @@ def _with_unsteady_redirects(session: Session, resources: list[ResourceRow]) -> 
     unsteady = sorted(counts)
     targets: dict[int, tuple[str, ...]] = {}
     for start in range(0, len(unsteady), _CHUNK):
-        targets.update(redirect_targets(session, unsteady[start : start + _CHUNK]))
+        targets.update(redirect_turns(session, unsteady[start : start + _CHUNK]))
     return [
         replace(r, unsteady_redirect=counts[r.link_id], unsteady_targets=targets.get(r.link_id, ()))
         if r.link_id in counts

@@ -346,17 +346,19 @@ def steadied_redirects(session: Session, links: Collection[int]) -> dict[int, da
     return _redirect_states(session, links)[1]
 
 
-def redirect_targets(session: Session, links: Collection[int]) -> dict[int, tuple[str, ...]]:
-    """Of `links` redirecting permanently now, the addresses their redirect led to (as
-    `accept-redirect` would take them) at their checks within the window up to their last
-    check, sorted: link id -> addresses. Two or more are a redirect that leads elsewhere by
-    turns (two servers behind a balancer), where tonight's target is no address to move
-    the entry to. Targets are told apart as the checker tells them (`same_address`): one
-    with a fresh session id each night, or its host in capitals on some, is one address
-    (`_spelling`). For the few unsteady links (`unsteady_redirects`): reads their checks
-    of the window through `ix_observations_link_checked`."""
+def redirect_turns(session: Session, links: Collection[int]) -> dict[int, tuple[str, ...]]:
+    """Of `links` redirecting permanently now, those whose redirect leads elsewhere by turns
+    (`leads_by_turns`) at their checks within the window up to their last check: link id ->
+    the addresses it led to there (as `accept-redirect` would take them), sorted. Two
+    servers behind a balancer make tonight's target no address to move the entry to; a
+    redirect that moved once (/new-a, a night without it, then /new-b) is not one of them:
+    its latest target is offered once it stays (`steadied_redirects`). Targets are told
+    apart as the checker tells them (`same_address`): one with a fresh session id each
+    night, or its host in capitals on some, is one address (`_spelling`). For the few
+    unsteady links (`unsteady_redirects`): reads their checks of the window through
+    `ix_observations_link_checked`, one query for them all."""
     checked = _redirected_last_checked(session, links)
-    found: dict[int, dict[str, list[tuple[datetime, str]]]] = defaultdict(lambda: defaultdict(list))
+    found: dict[int, list[tuple[datetime, str, str]]] = defaultdict(list)
     window = REDIRECT_WINDOW_DAYS
     if checked:
         query = select(
@@ -371,11 +373,28 @@ def redirect_targets(session: Session, links: Collection[int]) -> dict[int, tupl
         for link_id, at, target in session.execute(query):
             last, at = checked.get(link_id), as_utc(at)
             if target and last is not None and at <= last and not lasted(last - at, window):
-                found[link_id][address_key(target)].append((at, target))
-    return {
-        link: tuple(sorted(_spelling(seen) for seen in by_address.values()))
-        for link, by_address in found.items()
-    }
+                found[link_id].append((at, address_key(target), target))
+    turns: dict[int, tuple[str, ...]] = {}
+    for link, seen in found.items():
+        seen.sort()
+        if not leads_by_turns([key for _, key, _ in seen]):
+            continue
+        by_address: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+        for at, key, target in seen:
+            by_address[key].append((at, target))
+        turns[link] = tuple(sorted(_spelling(spelt) for spelt in by_address.values()))
+    return turns
+
+
+def leads_by_turns(seen: Sequence[str]) -> bool:
+    """Whether a redirect that led to the addresses `seen` (as `address_key` tells them
+    apart, in the order of its checks, those without the redirect left out) leads
+    elsewhere by turns: it left an address for another and came back to it, or led to three
+    or more (three servers that have not come round yet; a site moves a page once, not
+    twice within the window). /new-a, then /new-b from then on is a move, however many
+    nights it stayed on each or went between them."""
+    stays = [key for at, key in enumerate(seen) if at == 0 or seen[at - 1] != key]
+    return len(set(stays)) < len(stays) or len(set(stays)) > 2
 
 
 def _spelling(seen: Sequence[tuple[datetime, str]]) -> str:

@@ -225,7 +225,9 @@ def accept_redirect(
 ) -> None:
     """Switch the entry's URL to where its permanent redirect now leads, in the catalog file
     (ending the entry's snooze and ignore: they were about the old address; the same page
-    tidied, https or a trailing / or no tracking parameters, keeps them).
+    tidied, https or a trailing / or no tracking parameters, keeps them). A redirect that
+    leads to several addresses by turns is refused until it stays on one: replace-url sets
+    the one you choose.
 
     Example: linkhealth accept-redirect demandforum --dry-run
     """

@@ -55,7 +55,7 @@ from catalog.settings import HealthSettings
 from catalog.store import DecisionRecord, ResourceHistory
 from catalog.text import in_sentence
 from catalog.urls import without_password
-from reports.changes import changes_since
+from reports.changes import by_turns, changes_since
 from reports.context import (
     BROKEN_STATE,
     NEW_URL,
@@ -708,7 +708,7 @@ def _unsteady_redirect(row: Row, changes: int, targets: Sequence[str] = ()) -> R
     if len(targets) > 1:
         said = f"redirects permanently to {len(targets)} addresses by turns"
         fix = (
-            f"The site redirects it {_by_turns(targets)}: none is sure to last, so keep the "
+            f"The site redirects it {by_turns(targets)}: none is sure to last, so keep the "
             "address until the redirect stays on one, then accept it."
         )
         row = replace(row, suggested_url=None, suggested_href=None)
@@ -724,13 +724,6 @@ def _unsteady_redirect(row: Row, changes: int, targets: Sequence[str] = ()) -> R
     said = f"{said}, {changes} changes lately"
     note = f"{row.state_note}; {said}" if row.state_note else said[0].upper() + said[1:]
     return replace(row, state_note=note, fix=fix, command=None, command_needs_input=False)
-
-
-def _by_turns(targets: Sequence[str]) -> str:
-    """ "to A on some nights and to B on others", "to A, B or C by turns"."""
-    if len(targets) == 2:
-        return f"to {targets[0]} on some nights and to {targets[1]} on others"
-    return f"to {', '.join(targets[:-1])} or {targets[-1]} by turns"
 
 
 def _reached_row(row: Row, at: datetime, now: datetime) -> Row:

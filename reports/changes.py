@@ -113,8 +113,12 @@ def changes_since(
     failing_since: dict[int, datetime] = {}
     # The 503 nights of a flapping link, which its "Started flapping" says.
     down_nights: dict[int, int] = {}
+    # The addresses a redirect leads to by turns, as the row names them (`by_turns`).
+    by_turns_to: dict[int, tuple[str, ...]] = {}
     for source, row in zip(data.resources, rows, strict=True):
         by_pk[source.pk] = row
+        if len(source.unsteady_targets) > 1:
+            by_turns_to[source.pk] = source.unsteady_targets
         if source.unavailable_nights:
             down_nights[source.pk] = source.unavailable_nights
         if source.since is not None:
@@ -354,7 +358,9 @@ def changes_since(
             if event.kind == "state_changed" and (began := address_since.get(pk_of[id(row)])):
                 said = _of_its_address(said, event.details, when(began, now), row.checks)
             if where == "unsteady" and verdict is not None and verdict.kind == REDIRECT:
-                if event.kind == "outcome_changed":
+                if turns := by_turns_to.get(pk_of[id(row)]):
+                    said = _unsteady_by_turns(verdict, turns)
+                elif event.kind == "outcome_changed":
                     said = _unsteady_redirect(verdict, row.suggested_url)
                 else:
                     said = _unsteady_target(verdict, row)
@@ -1064,6 +1070,28 @@ def _unsteady_target(verdict: Unsteady, row: Row) -> str:
         "the site keeps changing it, so accept it only once it stays; its changes of "
         "address are no longer listed here."
     )
+
+
+def _unsteady_by_turns(verdict: Unsteady, targets: Sequence[str]) -> str:
+    """The one item of a redirect found leading to several `targets` by turns
+    (`catalog.unsteady.redirect_turns`), in the queue row's words: "now to" tonight's
+    one named an address the row offers no more, and the others none at all."""
+    return (
+        f"Redirects permanently to {len(targets)} addresses by turns, "
+        f"{by_turns(targets, said=True)} "
+        f"({verdict.count} changes in {REDIRECT_WINDOW_DAYS} days): none is sure to last, so "
+        "accept one only once the redirect stays on it; its changes of address are no "
+        "longer listed here."
+    )
+
+
+def by_turns(targets: Sequence[str], *, said: bool = False) -> str:
+    """ "to A on some nights and to B on others", "to A, B or C by turns" ("to A, B or C"
+    in a sentence that `said` "by turns" already: not twice in one)."""
+    if len(targets) == 2:
+        return f"to {targets[0]} on some nights and to {targets[1]} on others"
+    turns = "" if said else " by turns"
+    return f"to {', '.join(targets[:-1])} or {targets[-1]}{turns}"
 
 
 def _stays_redirected(target: str | None) -> str:

@@ -276,7 +276,9 @@ def test_a_permanent_redirect_alternating_between_two_targets_is_not_news_every_
     assert "Now redirects permanently" in said[2][0]
     assert "Now leads somewhere else" in said[3][0]
     (unsteady,) = said[4]
-    assert "to another address on some nights" in unsteady, unsteady
+    # Named as the queue's row names them (`test_fx_accept_unsteady`).
+    assert "to 2 addresses by turns" in unsteady, unsteady
+    assert f"to {targets[0]} on some nights and to {targets[1]} on others" in unsteady, unsteady
     assert {n: items for n, items in said.items() if n > 4 and items} == {}
     assert "accept-redirect" not in (row(engine, "guide", 16).command or "")
 
