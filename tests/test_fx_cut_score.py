@@ -19,6 +19,7 @@ only as a full read at that score would: the menu's 0 clears none.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
 import httpx
@@ -27,6 +28,7 @@ from sqlalchemy import Engine, select
 
 from catalog import drift, store, tables
 from catalog.check import check_targets
+from catalog.check.fetch import SLOW_BODY_BYTES
 from catalog.health import TEXT_SCORES
 from catalog.model import Observation, pack_text
 from catalog.queries import report_data
@@ -241,3 +243,72 @@ def test_a_cut_read_keeps_the_flag_of_a_page_emptied(engine: Engine) -> None:
     assert row is not None and row.priority is Priority.DRIFT
     assert row.since is not None and row.since.iso[:10] == days(4).date().isoformat()
     assert store_night(engine, full(6)) == ["drift_cleared"]
+
+
+# --- a host slow on every night: after `drift.SHORT_READS` short reads in a row --------------
+
+
+def slow_read(day: float, text: str) -> Observation:
+    """A slow night's read: cut at its first 256 KiB (as `bytes_read` stores), `text` short."""
+    return replace(page_read(day, text, cut=True), bytes_read=SLOW_BODY_BYTES)
+
+
+#: What the slow read of the budget page that replaced the guide holds: its menu and heading.
+BUDGET_START = f"{MENU} Budget hearings"
+
+
+def test_a_page_always_read_short_is_judged_by_its_score_after_a_few_nights(
+    engine: Engine,
+) -> None:
+    """A host slow on every night: each read stops at the menu and heading (36%, a floor,
+    which tells nothing). After `SHORT_READS` such reads in a row nothing better will come:
+    the next short read's score is judged as a full read's, joins the history, and the
+    guide replaced by the budget page (0%) is flagged, late but not never (main flagged it
+    the night it came; without the count it stayed OK for good)."""
+    assert drift.SHORT_READS == 3
+    for day in (1, 2, 3):
+        assert store_night(engine, slow_read(day, HEADED)) == []
+    assert scores(engine) == []  # floors of the full read's score: no history
+    assert store_night(engine, slow_read(4, HEADED)) == []
+    assert scores(engine) == [drift.relevance(TITLE, DESCRIPTION, HOME, HEADED).score]
+    assert store_night(engine, slow_read(5, BUDGET_START)) == ["drift_detected"]
+    reason = drift_reason(engine)
+    assert reason is not None and "no longer matches" in reason, reason
+
+
+def test_a_full_read_breaks_the_run(engine: Engine) -> None:
+    """Three short reads, then a full one: the short reads after it start a new run, and
+    only the fourth in a row is judged by its score (the price of the count: a page whose
+    slow reads see its menu alone is flagged after four slow nights in a row)."""
+    for day in (1, 2, 3):
+        store_night(engine, slow_read(day, HEADED))
+    store_night(engine, full(4))
+    for day in (5, 6, 7):
+        assert store_night(engine, slow_read(day, MENU)) == [], day
+    assert drift_reason(engine) is None
+    assert store_night(engine, slow_read(8, MENU)) == ["drift_detected"]
+
+
+def always_slow_page(heading: str, body: str) -> bytes:
+    """A page builder's page whose slow read reaches its heading: menu, heading, 300 KB of
+    inline CSS, then its text."""
+    return (
+        f"<html><head><title>{HOME}</title></head><body><nav>{MENU}</nav><h1>{heading}</h1>"
+        f"{STYLE}<p>{body}</p><footer>{FOOT}</footer></body></html>"
+    ).encode()
+
+
+@pytest.mark.waits  # every night ends at its deadline (5 s)
+def test_a_page_on_a_host_slow_every_night_is_flagged_when_replaced(engine: Engine) -> None:
+    """Through the checker: the slow reads are stored as such (`bytes_read`), so the fifth
+    night, the first to read the budget page, flags it."""
+    site = HeavySite(always_slow_page("Human Trafficking Task Force", GUIDE))
+    site.slow = True
+    for day in (1, 2, 3, 4):
+        events, news = run_night(engine, site, day)
+        assert events == [], (day, events, news)
+    site.body = always_slow_page("Budget hearings", OTHER)
+    events, news = run_night(engine, site, 5)
+    assert events == ["drift_detected"], news
+    reason = drift_reason(engine)
+    assert reason is not None and "no longer matches" in reason, reason
