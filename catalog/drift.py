@@ -942,12 +942,13 @@ def known_text_share(text: float | None, *, short_of_sample: bool) -> float | No
     `judge_emptied`, or None: what the read can know of the share a full read shows.
 
     The history holds shares of the checker's sample, the text's first 2,000 characters. A
-    read cut short (a slow night's first 256 KiB, the byte cap, the tag cap) whose text
-    ended before the sample would (`short_of_sample`) saw only its start: its share is a
+    slow night's read (its first 256 KiB) whose text ended before the sample would
+    (`short_of_sample`, `health.short_of_sample`) saw only its start: its share is a
     floor. One of at least `TEXT_HAD` tells the text had the words and counts; a lower one
     tells nothing (a page builder's menu before its 300 KB of CSS: 0), and a few slow nights
     of them made the median 0, so the page emptied under its old title later stayed OK. A
-    cut read whose text ran past the sample shows the sample a full read shows."""
+    cut read whose text ran past the sample shows the sample a full read shows, and one cut
+    at the byte or tag cap the text every night's read shows."""
     if text is None or (short_of_sample and text < TEXT_HAD):
         return None
     return text

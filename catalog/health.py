@@ -881,6 +881,18 @@ def judges_drift(obs: Observation) -> bool:
     return bool(sold) or (not obs.not_modified and bool(obs.title or obs.text_sample_packed))
 
 
+def short_of_sample(obs: Observation) -> bool:
+    """Whether `obs` is a slow night's read whose text ended before the sample a full read
+    takes (a page builder's menu before its 300 KB of CSS): its match score and text share
+    are floors of a full read's (`drift.known_score`, `drift.known_text_share`).
+
+    A cut that lies where every night's does (`Observation.text_cut_steady`: the byte cap,
+    the parser's tag cap) is no such read: its text is what any night reads. Counted as
+    short, a page cut at its inline SVG sprite on every night was never judged by its score,
+    and the guide replaced by a budget notice stayed OK."""
+    return obs.text_cut and not obs.text_cut_steady and obs.text_tail_packed is None
+
+
 def judge_page(
     obs: Observation,
     entries: Sequence[Entry],
@@ -904,8 +916,7 @@ def judge_page(
     baseline: dict[str, float] = {}
     drifted: dict[str, tuple[drift.DriftVerdict, drift.Relevance]] = {}
     text, tail = obs.text_sample, obs.text_tail
-    # A read cut short whose text ended before the sample: a slow night's menu, say.
-    short = obs.text_cut and obs.text_tail_packed is None
+    short = short_of_sample(obs)
     for entry in entries:
         rel = drift.relevance(
             entry.title,
