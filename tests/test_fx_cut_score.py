@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -33,10 +34,13 @@ from catalog.health import TEXT_SCORES
 from catalog.model import Observation, pack_text
 from catalog.queries import report_data
 from catalog.settings import CheckSettings, HealthSettings
+from catalog.source import load_catalogs
+from catalog.sync import sync_catalogs
 from reports.build import build_context
 from reports.context import Priority
 from reports.render import render_markdown
-from tests.factories import days, make_observation
+from tests import test_d1_drift_per_entry as d1
+from tests.factories import days, make_observation, temporary_database, write_catalog
 from tests.test_e1_missed_rot import DESCRIPTION, GUIDE, TITLE, URL, drift_reason, public
 from tests.test_e1_missed_rot import engine as engine  # the fixture
 from tests.test_e3_false_alarms import STYLE
@@ -312,3 +316,41 @@ def test_a_page_on_a_host_slow_every_night_is_flagged_when_replaced(engine: Engi
     assert events == ["drift_detected"], news
     reason = drift_reason(engine)
     assert reason is not None and "no longer matches" in reason, reason
+
+
+# --- a shared page: a short read clears each entry by its own score ---------------------------
+
+
+def test_a_short_read_clears_the_entries_it_shows_back_and_keeps_the_others(
+    tmp_path: Path,
+) -> None:
+    """The page dropped the directory and the poster (each flagged). A slow night's read
+    stops after the directory's paragraph: the directory (70%) is back, as a full read at
+    that score would show; the poster's 20% is a floor, which tells nothing: its flag stays,
+    dated from its drift, and the next full read that lacks it is no news."""
+    catalog_file = write_catalog(tmp_path / "toolkit.yaml", d1.ENTRIES)
+    with temporary_database(tmp_path) as engine:
+        sync_catalogs(engine, load_catalogs([catalog_file]), now=days(0))
+        for day in (0, 1):
+            d1.night(engine, day, d1.ALL)
+        assert d1.night(engine, 2, d1.ONE) == [
+            "drift_detected directory",
+            "drift_detected poster",
+        ]
+        cut = make_observation(
+            d1.URL,
+            checked_at=days(3),
+            title=d1.TITLE,
+            text_sample_packed=pack_text(f"{d1.TITLE}. {d1.GUIDE} {d1.DIRECTORY}"),
+            text_cut=True,
+        )
+        events = store.record_observations(engine, None, [cut], HealthSettings(), now=days(3))
+        told = [(e.kind, d1.rid_of(engine, e.resource_id)) for e in events if e.url == d1.URL]
+        assert [kind for kind in told if kind[0].startswith("drift")] == [
+            ("drift_cleared", "directory")
+        ]
+        assert d1.flagged(engine) == ["poster"]
+        (state,) = [s for s in store.link_states(engine) if s.url == d1.URL]
+        assert state.drift_since == days(2)
+        assert d1.night(engine, 4, d1.TWO) == []
+        assert d1.flagged(engine) == ["poster"]
