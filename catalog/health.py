@@ -864,6 +864,10 @@ class PageJudgement:
     #: Entry key -> score, of every entry judged (`apply_drift` clears an entry's flag
     #: by it, as `relevance` clears the link's).
     scores: dict[str, float] = field(default_factory=dict)
+    #: The read is short of its sample (`short_of_sample`): its scores are floors of a
+    #: full read's, and it shows an entry back only by its own score of `drift.LOW_SCORE`
+    #: (`apply_drift`).
+    short: bool = False
 
 
 def judges_drift(obs: Observation) -> bool:
@@ -972,9 +976,7 @@ def judge_page(
             drifted[entry.key] = (verdict, rel)
         elif rel.substantial and not missing and verdict is None:
             # A slow night's read of the menu alone says nothing of the score or the text's
-            # share. Nor does it clear a flag: `apply_drift` needs a baseline or a score of
-            # `LOW_SCORE`, which a cut read's (a floor of the full read's) shows the full
-            # read reaches too.
+            # share. Nor does it clear a flag but by the entry's own score (`short`).
             score = drift.known_score(rel.score, short_of_sample=short)
             if score is not None:
                 baseline[entry.key] = score
@@ -983,7 +985,7 @@ def judge_page(
                 baseline[text_key] = share
     if missing and not drifted:
         return None
-    return PageJudgement(min(scores.values()), baseline, drifted, scores)
+    return PageJudgement(min(scores.values()), baseline, drifted, scores, short)
 
 
 def _served_before(before: LinkState, obs: Observation, text: str | None) -> str | None:
@@ -1047,6 +1049,8 @@ def apply_drift(
     if judgement is None:
         return state, []
     if not judgement.drifted:
+        if judgement.short and state.drift_reason is not None:
+            return _short_cleared(state, judgement)
         # A page with too little text to tell drift by its words (a parking page's script
         # shell, say) says the resource is back only if it still matches every entry.
         back = bool(judgement.baseline_scores) or judgement.relevance >= drift.LOW_SCORE
@@ -1109,6 +1113,32 @@ def apply_drift(
             )
             for key in sorted((was & judged) - now, key=entry_order)
         ]
+    return new, changes
+
+
+def _short_cleared(state: LinkState, judgement: PageJudgement) -> tuple[LinkState, list[Change]]:
+    """The flag after a read whose scores are floors (`PageJudgement.short`: a slow
+    night's menu and first lines) drifted from no entry: cleared of each entry whose own
+    score shows it back (`drift.LOW_SCORE`, as a full read's would), kept for the others.
+
+    The whole flag cleared once the read stored anything: on a shared page, the guide's
+    score cleared the poster's flag at 20%, and a text share of `drift.TEXT_HAD` a "no
+    longer matches" at 22%; the next full read flagged them again, dated anew."""
+    scores = judgement.scores
+    back = {key for key, score in scores.items() if score >= drift.LOW_SCORE}
+    flagged = _entry_drifts(state, scores.keys())
+    judged = flagged.keys() & scores.keys()
+    held = judged - back
+    if not held:
+        return _drift_cleared(state, judgement.relevance, scores.keys())
+    if held == judged:
+        return state, []
+    # Each entry its own from now on: those not shown back keep their drift and its date.
+    new = _with_entries(state, [flagged[key] for key in sorted(held, key=entry_order)])
+    changes = [
+        Change("drift_cleared", {"old": flagged[key].reason, "score": scores[key]}, entry=key)
+        for key in sorted(judged - held, key=entry_order)
+    ]
     return new, changes
 
 
