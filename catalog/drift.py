@@ -923,6 +923,12 @@ _GONE_NOTICE = re.compile(
 )
 
 
+#: Slow nights' reads in a row after which a read short of its sample is judged by its
+#: score as a full read is (`known_score`): a host slow on every night sends nothing better,
+#: and a page replaced there is flagged late rather than never.
+SHORT_READS = 3
+
+
 def known_score(score: float, *, short_of_sample: bool) -> float | None:
     """The score a read adds to its link's history for `judge_drift`, or None: what the
     read can know of the score a full read shows.
@@ -931,7 +937,9 @@ def known_score(score: float, *, short_of_sample: bool) -> float | None:
     text's start, and more text only adds the entry's words: its score is a floor. One of
     at least `STILL_MATCHES` tells the page holds its resource and counts; a lower one
     tells nothing (the menu of a slow night's read: 0), and slow nights of them would drag
-    the median down, so that a page later replaced is measured against too low a bar."""
+    the median down, so that a page later replaced is measured against too low a bar.
+    After `SHORT_READS` slow nights in a row, the read counts as a full one
+    (`health.slow_run`)."""
     if short_of_sample and score < STILL_MATCHES:
         return None
     return score

@@ -124,6 +124,7 @@ from catalog import drift
 from catalog.check import contacts
 from catalog.check.content import stable_text
 from catalog.check.facts import PERMANENT_REDIRECTS
+from catalog.check.fetch import SLOW_BODY_BYTES
 from catalog.check.redirects import address_key, same_address
 from catalog.model import LEGACY_FINGERPRINT, Observation
 from catalog.outcomes import Outcome, Severity, shown_label
@@ -897,18 +898,33 @@ def short_of_sample(obs: Observation) -> bool:
     return obs.text_cut and not obs.text_cut_steady and obs.text_tail_packed is None
 
 
+def slow_run(bytes_read: Sequence[int]) -> bool:
+    """Whether a link's last reads whose page was judged (`bytes_read` of each, newest
+    first) were `drift.SHORT_READS` slow nights in a row, each cut at its first
+    `SLOW_BODY_BYTES` (what the store keeps of such a read): a host slow on every night,
+    whose next read short of its sample is judged by its score (`judge_page`).
+
+    Without the count a page there, each read stopping at its menu and heading, was never
+    judged by its score: replaced by an unrelated page, it stayed OK for good."""
+    run = bytes_read[: drift.SHORT_READS]
+    return len(run) == drift.SHORT_READS and all(n == SLOW_BODY_BYTES for n in run)
+
+
 def judge_page(
     obs: Observation,
     entries: Sequence[Entry],
     history: Mapping[str, Sequence[float]],
     *,
     before: LinkState | None = None,
+    slow_nights: bool = False,
 ) -> PageJudgement | None:
     """Relevance of the page to each entry and the drift verdicts; None if not judgeable.
 
     `before` is the link's state before `obs`: a link that served a document (its last
     content type, `_served_before`) and now answers with a web page that does not name
-    the entry drifted (`drift.judge_replaced_document`), however few words that page has."""
+    the entry drifted (`drift.judge_replaced_document`), however few words that page has.
+    `slow_nights`: the link's last reads were slow nights (`slow_run`), so a read short of
+    its sample is judged by its score as a full read is."""
     if not entries or not judges_drift(obs):
         return None
     # A lapsed domain's new owner often answers every path with the same casino or parking
@@ -920,7 +936,11 @@ def judge_page(
     baseline: dict[str, float] = {}
     drifted: dict[str, tuple[drift.DriftVerdict, drift.Relevance]] = {}
     text, tail = obs.text_sample, obs.text_tail
-    short = short_of_sample(obs)
+    # A slow night's read short of its sample: its score and text share are floors. Its
+    # score is judged after slow nights in a row; its share never (a menu's 0 would make
+    # the median 0, and a page emptied later stay OK).
+    cut_short = short_of_sample(obs)
+    short = cut_short and not slow_nights
     for entry in entries:
         rel = drift.relevance(
             entry.title,
@@ -980,7 +1000,7 @@ def judge_page(
             score = drift.known_score(rel.score, short_of_sample=short)
             if score is not None:
                 baseline[entry.key] = score
-            share = drift.known_text_share(rel.text, short_of_sample=short)
+            share = drift.known_text_share(rel.text, short_of_sample=cut_short)
             if share is not None:
                 baseline[text_key] = share
     if missing and not drifted:

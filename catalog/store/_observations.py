@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from catalog import drift
 from catalog import health as health_rules
 from catalog import tables as t
 from catalog.collation import byte_order
@@ -114,6 +115,15 @@ def _record_chunk(
     # A link never checked has no observations, so no drift history to read.
     scored = [i for i in dict.fromkeys(judged) if i in entries and by_id[i].last_checked_at]
     history = _relevance_histories(conn, scored)
+    # Only a slow night's read short of its sample asks whether the nights before were slow.
+    slow = _judged_reads(
+        conn,
+        [
+            links[key].id
+            for key, obs in zip(keys, observations, strict=True)
+            if links[key].id in scored and health_rules.short_of_sample(obs)
+        ],
+    )
     baselines = _drifted_baselines(conn, [i for i in scored if by_id[i].drift_reason is not None])
     # A flag on every entry of a link that entries joined since: the entries it was raised for.
     flagged_for = drift_raised_for(
@@ -154,7 +164,17 @@ def _record_chunk(
             judged_by = _kept_baselines(
                 _by_entry(past), state, stored[link.id], baselines.get(link.id, {})
             )
-            judgement = health_rules.judge_page(obs, entries[link.id], judged_by, before=state)
+            reads = slow.get(link.id)
+            judgement = health_rules.judge_page(
+                obs,
+                entries[link.id],
+                judged_by,
+                before=state,
+                slow_nights=reads is not None and health_rules.slow_run(reads),
+            )
+            if judgement is not None and reads is not None:
+                reads.insert(0, obs.bytes_read)
+                del reads[drift.SHORT_READS :]
         if judgement is not None:
             row["relevance"] = judgement.relevance
             row["relevance_scores"] = dict(judgement.baseline_scores) or None
@@ -486,6 +506,28 @@ def _relevance_histories(conn: Connection, link_ids: Sequence[int]) -> dict[int,
         )
         for link_id, scores in rows:
             found.setdefault(link_id, []).append(scores)
+    return found
+
+
+def _judged_reads(conn: Connection, link_ids: Sequence[int]) -> dict[int, list[int]]:
+    """The bytes read by each link's last `drift.SHORT_READS` reads whose page was judged
+    (a relevance stored), newest first, for `health.slow_run`; every link given has a list."""
+    table = table_of(t.Observation)
+    found: dict[int, list[int]] = {link_id: [] for link_id in link_ids}
+    for chunk in chunks(list(found)):
+        rank = newest_first("rank")
+        judged = (
+            select(table.c.link_id, table.c.bytes_read, rank)
+            .where(table.c.link_id.in_(chunk), table.c.relevance.is_not(None))
+            .subquery()
+        )
+        rows = conn.execute(
+            select(judged.c.link_id, judged.c.bytes_read)
+            .where(judged.c.rank <= drift.SHORT_READS)
+            .order_by(judged.c.link_id, judged.c.rank)
+        )
+        for link_id, bytes_read in rows:
+            found[link_id].append(int(bytes_read))
     return found
 
 
