@@ -39,7 +39,6 @@ from catalog.store._sql import (
     CHUNK,
     chunks,
     insert_ids,
-    newest_first,
     read_session,
     table_of,
     write_session,
@@ -489,23 +488,44 @@ def _entries_of(conn: Connection, link_ids: Sequence[int]) -> dict[int, list[Ent
 
 
 def _relevance_histories(conn: Connection, link_ids: Sequence[int]) -> dict[int, list[Any]]:
-    """The last `DRIFT_HISTORY` relevance_scores of each link, newest first."""
-    table = table_of(t.Observation)
+    """The last `DRIFT_HISTORY` relevance_scores of each link, newest first.
+
+    Each link's oldest kept check (its `DRIFT_HISTORY`-th scored one) is found first, off the
+    (link, time) index, and only the checks since are read: ranking every scored check of a
+    link (a window over its whole history) grew with the months kept, ~11 s of a night of
+    20,000 links. Materialized, each cut-off is worked out once per link, not once per
+    observation."""
+    obs, link = table_of(t.Observation), table_of(t.Link)
+    older = obs.alias("older")
     found: dict[int, list[Any]] = {}
     for chunk in chunks(list(link_ids)):
-        rank = newest_first("rank")
-        scored = (
-            select(table.c.link_id, table.c.relevance_scores, rank)
-            .where(table.c.link_id.in_(chunk), table.c.relevance_scores.is_not(None))
-            .subquery()
+        cutoff = (
+            select(older.c.checked_at)
+            .where(older.c.link_id == link.c.id, older.c.relevance_scores.is_not(None))
+            .order_by(older.c.checked_at.desc(), older.c.id.desc())
+            .limit(1)
+            .offset(DRIFT_HISTORY - 1)
+            .scalar_subquery()
+        )
+        cutoffs = (
+            select(link.c.id.label("link_id"), cutoff.label("cutoff"))
+            .where(link.c.id.in_(chunk))
+            .cte("drift_history_cutoffs")
+            .prefix_with("MATERIALIZED")
         )
         rows = conn.execute(
-            select(scored.c.link_id, scored.c.relevance_scores)
-            .where(scored.c.rank <= DRIFT_HISTORY)
-            .order_by(scored.c.link_id, scored.c.rank)
+            select(obs.c.link_id, obs.c.relevance_scores)
+            .join(cutoffs, cutoffs.c.link_id == obs.c.link_id)
+            .where(
+                obs.c.relevance_scores.is_not(None),
+                or_(cutoffs.c.cutoff.is_(None), obs.c.checked_at >= cutoffs.c.cutoff),
+            )
+            .order_by(obs.c.link_id, obs.c.checked_at.desc(), obs.c.id.desc())
         )
         for link_id, scores in rows:
-            found.setdefault(link_id, []).append(scores)
+            kept = found.setdefault(link_id, [])
+            if len(kept) < DRIFT_HISTORY:  # checks at the cut-off's very time, beyond it
+                kept.append(scores)
     return found
 
 

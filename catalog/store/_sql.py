@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Insert, Table, func, text
+from sqlalchemy import Connection, Engine, Insert, Table, text
 from sqlalchemy.orm import Session
 
 from catalog import tables as t
@@ -116,15 +116,3 @@ CHUNK = 2000
 def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
-
-
-def newest_first(label: str) -> Any:
-    """1 for each link's newest observation, 2 for the one before, and so on."""
-    return (
-        func.row_number()
-        .over(
-            partition_by=t.Observation.link_id,
-            order_by=(t.Observation.checked_at.desc(), t.Observation.id.desc()),
-        )
-        .label(label)
-    )
