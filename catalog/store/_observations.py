@@ -488,12 +488,31 @@ def _entries_of(conn: Connection, link_ids: Sequence[int]) -> dict[int, list[Ent
 
 
 def _relevance_histories(conn: Connection, link_ids: Sequence[int]) -> dict[int, list[Any]]:
-    """The last `DRIFT_HISTORY` relevance_scores of each link, newest first.
+    """The last `DRIFT_HISTORY` relevance_scores of each link, newest first."""
+    return _newest(conn, link_ids, "relevance_scores", "relevance_scores", DRIFT_HISTORY)
 
-    Each link's oldest kept check (its `DRIFT_HISTORY`-th scored one) is found first, off the
-    (link, time) index, and only the checks since are read: ranking every scored check of a
-    link (a window over its whole history) grew with the months kept, ~11 s of a night of
-    20,000 links. Materialized, each cut-off is worked out once per link, not once per
+
+def _judged_reads(conn: Connection, link_ids: Sequence[int]) -> dict[int, list[int]]:
+    """The bytes read by each link's last `drift.SHORT_READS` reads whose page was judged
+    (a relevance stored), newest first, for `health.slow_run`; every link given has a list."""
+    found = _newest(conn, link_ids, "bytes_read", "relevance", drift.SHORT_READS)
+    return {link_id: [int(n) for n in found.get(link_id, [])] for link_id in link_ids}
+
+
+def _newest(
+    conn: Connection,
+    link_ids: Sequence[int],
+    value: str,
+    judged: str,
+    count: int,
+) -> dict[int, list[Any]]:
+    """The column `value` of each link's newest `count` checks whose column `judged` is set,
+    newest first (a later id first at the same time); a link with none is left out.
+
+    Each link's oldest kept check (its `count`-th) is found first, off the (link, time)
+    index, and only the checks since are read: ranking every scored check of a link (a
+    window over its whole history) grew with the months kept, ~11 s of a night of 20,000
+    links. Materialized, each cut-off is worked out once per link, not once per
     observation."""
     obs, link = table_of(t.Observation), table_of(t.Link)
     older = obs.alias("older")
@@ -501,53 +520,31 @@ def _relevance_histories(conn: Connection, link_ids: Sequence[int]) -> dict[int,
     for chunk in chunks(list(link_ids)):
         cutoff = (
             select(older.c.checked_at)
-            .where(older.c.link_id == link.c.id, older.c.relevance_scores.is_not(None))
+            .where(older.c.link_id == link.c.id, older.c[judged].is_not(None))
             .order_by(older.c.checked_at.desc(), older.c.id.desc())
             .limit(1)
-            .offset(DRIFT_HISTORY - 1)
+            .offset(count - 1)
             .scalar_subquery()
         )
         cutoffs = (
             select(link.c.id.label("link_id"), cutoff.label("cutoff"))
             .where(link.c.id.in_(chunk))
-            .cte("drift_history_cutoffs")
+            .cte("newest_cutoffs")
             .prefix_with("MATERIALIZED")
         )
         rows = conn.execute(
-            select(obs.c.link_id, obs.c.relevance_scores)
+            select(obs.c.link_id, obs.c[value])
             .join(cutoffs, cutoffs.c.link_id == obs.c.link_id)
             .where(
-                obs.c.relevance_scores.is_not(None),
+                obs.c[judged].is_not(None),
                 or_(cutoffs.c.cutoff.is_(None), obs.c.checked_at >= cutoffs.c.cutoff),
             )
             .order_by(obs.c.link_id, obs.c.checked_at.desc(), obs.c.id.desc())
         )
-        for link_id, scores in rows:
+        for link_id, found_value in rows:
             kept = found.setdefault(link_id, [])
-            if len(kept) < DRIFT_HISTORY:  # checks at the cut-off's very time, beyond it
-                kept.append(scores)
-    return found
-
-
-def _judged_reads(conn: Connection, link_ids: Sequence[int]) -> dict[int, list[int]]:
-    """The bytes read by each link's last `drift.SHORT_READS` reads whose page was judged
-    (a relevance stored), newest first, for `health.slow_run`; every link given has a list."""
-    table = table_of(t.Observation)
-    found: dict[int, list[int]] = {link_id: [] for link_id in link_ids}
-    for chunk in chunks(list(found)):
-        rank = newest_first("rank")
-        judged = (
-            select(table.c.link_id, table.c.bytes_read, rank)
-            .where(table.c.link_id.in_(chunk), table.c.relevance.is_not(None))
-            .subquery()
-        )
-        rows = conn.execute(
-            select(judged.c.link_id, judged.c.bytes_read)
-            .where(judged.c.rank <= drift.SHORT_READS)
-            .order_by(judged.c.link_id, judged.c.rank)
-        )
-        for link_id, bytes_read in rows:
-            found[link_id].append(int(bytes_read))
+            if len(kept) < count:  # checks at the cut-off's very time, beyond it
+                kept.append(found_value)
     return found
 
 
