@@ -143,6 +143,9 @@ def _record_chunk(
     changed: list[tuple[Any, list[Change], datetime]] = []
     #: Per observation: whether it came after a newer check of its link (`_late`).
     late: list[bool] = []
+    #: Per observation: whether its scores were floors (`PageJudgement.short`): it judged
+    #: no entry, so the read in full an edited entry is owed stays owed (`_cover_texts`).
+    floors: list[bool] = []
     for obs, key in zip(observations, keys, strict=True):
         link = links[key]
         state = states.get(link.id)
@@ -155,6 +158,7 @@ def _record_chunk(
         row = _observation_values(obs, run_id, link.id)
         rows.append(row)
         late.append(_late(state, obs, now))
+        floors.append(False)
         if late[-1]:
             continue
         judgement = None
@@ -175,6 +179,7 @@ def _record_chunk(
                 reads.insert(0, obs.bytes_read)
                 del reads[drift.SHORT_READS :]
         if judgement is not None:
+            floors[-1] = judgement.short
             row["relevance"] = judgement.relevance
             row["relevance_scores"] = dict(judgement.baseline_scores) or None
             if row["relevance_scores"]:
@@ -213,8 +218,8 @@ def _record_chunk(
         conn,
         [
             row["link_id"]
-            for obs, row, stale in zip(observations, rows, late, strict=True)
-            if not stale and _read_in_full(obs)
+            for obs, row, stale, floor in zip(observations, rows, late, floors, strict=True)
+            if not stale and not floor and _read_in_full(obs)
         ],
         text_upto,
     )
@@ -235,7 +240,8 @@ def _read_in_full(obs: Observation) -> bool:
     and its entries judged if it could be; one that made no fingerprint (a soft 404) is
     not asked for again. A wall or a passing failure (`_not_the_page`) read no page, so
     the read after an edit stays due: a 503 maintenance page counted as it, and the
-    edited entry was never judged."""
+    edited entry was never judged. Nor does a read whose scores are floors (a slow night's
+    menu, `PageJudgement.short`), which its caller leaves out."""
     if obs.not_modified:
         return False
     if not health_rules.judges_drift(obs) and _not_the_page(obs):
