@@ -1143,10 +1143,21 @@ def _short_cleared(state: LinkState, judgement: PageJudgement) -> tuple[LinkStat
 
     The whole flag cleared once the read stored anything: on a shared page, the guide's
     score cleared the poster's flag at 20%, and a text share of `drift.TEXT_HAD` a "no
-    longer matches" at 22%; the next full read flagged them again, dated anew."""
+    longer matches" at 22%; the next full read flagged them again, dated anew.
+
+    A flag for markers (a takeover) is held whatever the scores: such a read never reached
+    the text's end, where spam injected into a long page's footer lies (read from its tail),
+    as `drift.judge_emptied` holds an emptied page's flag on a cut read. Cleared by the
+    guide's score, a takeover was "matches again" for the guide alone on every slow night,
+    and flagged again on the next full read."""
     scores = judgement.scores
-    back = {key for key, score in scores.items() if score >= drift.LOW_SCORE}
     flagged = _entry_drifts(state, scores.keys())
+    back = {
+        key
+        for key, score in scores.items()
+        if score >= drift.LOW_SCORE
+        and not (key in flagged and drift.names_markers(flagged[key].reason))
+    }
     judged = flagged.keys() & scores.keys()
     held = judged - back
     if not held:
