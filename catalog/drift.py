@@ -24,7 +24,8 @@ Two independent signals, each cheap (well under a millisecond per page):
   lightly stemmed so "traffickers"/"trafficking" and "victims"/"víctimas" meet) between
   entry and page, weighted toward the entry's title. A sharp fall from the link's own
   history, or a very low score on a first look, means drift; pages with little text
-  (PDFs without a text sample, script-only shells) are judged by markers alone.
+  (PDFs without a text sample, script-only shells) are judged by markers alone, as are
+  reads cut short before the text's sample (a slow night's menu: `known_score`).
 * text: the share of the entry's words beyond the page's title found in the page's text.
   The score counts the title's words as the page's, so a page emptied, or left with "This
   resource is no longer available" under its old title, still scored ~0.8 and stayed OK
@@ -58,6 +59,8 @@ __all__ = [
     "judge_drift",
     "judge_emptied",
     "judge_replaced_document",
+    "known_score",
+    "known_text_share",
     "names_emptied",
     "names_markers",
     "names_replaced",
@@ -844,13 +847,21 @@ def judge_drift(
     *,
     drop: float = 0.5,
     floor: float = 0.15,
+    short_of_sample: bool = False,
 ) -> DriftVerdict | None:
     """Whether the page has drifted from its entry, given the link's earlier scores.
 
     Markers always mean drift. Otherwise, on a page with substantial text: a score below
     `drop` times the median of `history` (and below `LOW_SCORE`), or, with no history, a
-    score below `floor`. `history` should hold scores of substantial pages only.
-    """
+    score below `floor`. `history` should hold scores of substantial pages only (and of
+    a read cut short, only its `known_score`).
+
+    A read cut short whose text ended before the sample a full read takes
+    (`short_of_sample`, as in `known_text_share`) is judged by its markers alone: its score
+    is a floor of the full read's. A slow night's read of a page builder's menu (its 300 KB
+    of CSS after it) under a title naming none of the entry's words ("Home | Office of
+    Justice Programs") scored 0: "no longer matches (it shared 68%, now 0%)", and the next
+    fast night "matches again", on every slow night."""
     baseline = round(statistics.median(history), 3) if history else None
     # In words a curator reads: "relevance 0.77 → 0.01" was the checker's jargon, and
     # "match with the entry 0%" a form's.
@@ -868,7 +879,7 @@ def judge_drift(
             "and remove or replace the link if the domain changed hands."
         )
         return DriftVerdict(reason, current.score, baseline, current.markers)
-    if not current.substantial:
+    if not current.substantial or short_of_sample:
         return None
     seen = f", {title}" if title else ""
     if baseline is not None:
@@ -912,6 +923,45 @@ _GONE_NOTICE = re.compile(
 )
 
 
+#: Slow nights' reads in a row after which a read short of its sample is judged by its
+#: score as a full read is (`known_score`): a host slow on every night sends nothing better,
+#: and a page replaced there is flagged late rather than never.
+SHORT_READS = 3
+
+
+def known_score(score: float, *, short_of_sample: bool) -> float | None:
+    """The score a read adds to its link's history for `judge_drift`, or None: what the
+    read can know of the score a full read shows.
+
+    A read cut short before the sample a full read takes (`short_of_sample`) saw only the
+    text's start, and more text only adds the entry's words: its score is a floor. One of
+    at least `STILL_MATCHES` tells the page holds its resource and counts; a lower one
+    tells nothing (the menu of a slow night's read: 0), and slow nights of them would drag
+    the median down, so that a page later replaced is measured against too low a bar.
+    After `SHORT_READS` slow nights in a row, the read counts as a full one
+    (`health.slow_run`)."""
+    if short_of_sample and score < STILL_MATCHES:
+        return None
+    return score
+
+
+def known_text_share(text: float | None, *, short_of_sample: bool) -> float | None:
+    """The text share (`Relevance.text`) a read adds to its link's history for
+    `judge_emptied`, or None: what the read can know of the share a full read shows.
+
+    The history holds shares of the checker's sample, the text's first 2,000 characters. A
+    slow night's read (its first 256 KiB) whose text ended before the sample would
+    (`short_of_sample`, `health.short_of_sample`) saw only its start: its share is a
+    floor. One of at least `TEXT_HAD` tells the text had the words and counts; a lower one
+    tells nothing (a page builder's menu before its 300 KB of CSS: 0), and a few slow nights
+    of them made the median 0, so the page emptied under its old title later stayed OK. A
+    cut read whose text ran past the sample shows the sample a full read shows, and one cut
+    at the byte or tag cap the text every night's read shows."""
+    if text is None or (short_of_sample and text < TEXT_HAD):
+        return None
+    return text
+
+
 def judge_emptied(
     current: Relevance,
     history: Sequence[float],
@@ -937,7 +987,8 @@ def judge_emptied(
     cleared the flag, and the next whole read dated the drift afresh). A full read of a
     page longer than the sample holds no flag: it read the page to its end, whose words
     may lie between the sample and tail the checker kept (a guide restored between a long
-    menu and footer was held "no longer matches" at every read).
+    menu and footer was held "no longer matches" at every read). A read cut short
+    adds to `history` only the share it can know (`known_text_share`).
 
     Only an HTML page (`content_type`, or none given) with text is judged: a landing page
     replaced by the resource's own PDF has no text sample, only the document's title, and

@@ -124,6 +124,7 @@ from catalog import drift
 from catalog.check import contacts
 from catalog.check.content import stable_text
 from catalog.check.facts import PERMANENT_REDIRECTS
+from catalog.check.fetch import SLOW_BODY_BYTES
 from catalog.check.redirects import address_key, same_address
 from catalog.model import LEGACY_FINGERPRINT, Observation
 from catalog.outcomes import Outcome, Severity, shown_label
@@ -870,6 +871,10 @@ class PageJudgement:
     #: Entry key -> score, of every entry judged (`apply_drift` clears an entry's flag
     #: by it, as `relevance` clears the link's).
     scores: dict[str, float] = field(default_factory=dict)
+    #: The read is short of its sample (`short_of_sample`): its scores are floors of a
+    #: full read's, and it shows an entry back only by its own score of `drift.LOW_SCORE`
+    #: (`apply_drift`).
+    short: bool = False
 
 
 def judges_drift(obs: Observation) -> bool:
@@ -887,18 +892,45 @@ def judges_drift(obs: Observation) -> bool:
     return bool(sold) or (not obs.not_modified and bool(obs.title or obs.text_sample_packed))
 
 
+def short_of_sample(obs: Observation) -> bool:
+    """Whether `obs` is a slow night's read whose text ended before the sample a full read
+    takes (a page builder's menu before its 300 KB of CSS): its match score and text share
+    are floors of a full read's (`drift.known_score`, `drift.known_text_share`).
+
+    A cut that lies where every night's does (`Observation.text_cut_steady`: the byte cap,
+    the parser's tag cap) is no such read: its text is what any night reads. Counted as
+    short, a page cut at its inline SVG sprite on every night was never judged by its score,
+    and the guide replaced by a budget notice stayed OK."""
+    return obs.text_cut and not obs.text_cut_steady and obs.text_tail_packed is None
+
+
+def slow_run(bytes_read: Sequence[int]) -> bool:
+    """Whether a link's last reads whose page was judged (`bytes_read` of each, newest
+    first) were `drift.SHORT_READS` slow nights in a row, each cut at its first
+    `SLOW_BODY_BYTES` (what the store keeps of such a read): a host slow on every night,
+    whose next read short of its sample is judged by its score (`judge_page`).
+
+    Without the count a page there, each read stopping at its menu and heading, was never
+    judged by its score: replaced by an unrelated page, it stayed OK for good."""
+    run = bytes_read[: drift.SHORT_READS]
+    return len(run) == drift.SHORT_READS and all(n == SLOW_BODY_BYTES for n in run)
+
+
 def judge_page(
     obs: Observation,
     entries: Sequence[Entry],
     history: Mapping[str, Sequence[float]],
     *,
     before: LinkState | None = None,
+    slow_nights: bool = False,
 ) -> PageJudgement | None:
     """Relevance of the page to each entry and the drift verdicts; None if not judgeable.
 
     `before` is the link's state before `obs`: a link that served a document (its last
     content type, `_served_before`) and now answers with a web page that does not name
-    the entry drifted (`drift.judge_replaced_document`), however few words that page has."""
+    the entry drifted (`drift.judge_replaced_document`), however few words that page has.
+    `slow_nights`: the link's last reads were slow nights (`slow_run`), so a read short of
+    its sample is judged by its score as a full read is."""
     if not entries or not judges_drift(obs):
         return None
     # A lapsed domain's new owner often answers every path with the same casino or parking
@@ -910,6 +942,11 @@ def judge_page(
     baseline: dict[str, float] = {}
     drifted: dict[str, tuple[drift.DriftVerdict, drift.Relevance]] = {}
     text, tail = obs.text_sample, obs.text_tail
+    # A slow night's read short of its sample: its score and text share are floors. Its
+    # score is judged after slow nights in a row; its share never (a menu's 0 would make
+    # the median 0, and a page emptied later stay OK).
+    cut_short = short_of_sample(obs)
+    short = cut_short and not slow_nights
     for entry in entries:
         rel = drift.relevance(
             entry.title,
@@ -922,7 +959,7 @@ def judge_page(
         )
         scores[entry.key] = rel.score
         text_key = TEXT_SCORES + entry.key
-        verdict = drift.judge_drift(rel, history.get(entry.key, ()))
+        verdict = drift.judge_drift(rel, history.get(entry.key, ()), short_of_sample=short)
         if verdict is None and not missing:
             # The page emptied, or a "no longer available" notice under the old title. Only
             # a text read to its end can have lost them: a read cut short may hold none of it.
@@ -964,12 +1001,17 @@ def judge_page(
         if verdict is not None and (verdict.markers or not missing):
             drifted[entry.key] = (verdict, rel)
         elif rel.substantial and not missing and verdict is None:
-            baseline[entry.key] = rel.score
-            if rel.text is not None:
-                baseline[text_key] = rel.text
+            # A slow night's read of the menu alone says nothing of the score or the text's
+            # share. Nor does it clear a flag but by the entry's own score (`short`).
+            score = drift.known_score(rel.score, short_of_sample=short)
+            if score is not None:
+                baseline[entry.key] = score
+            share = drift.known_text_share(rel.text, short_of_sample=cut_short)
+            if share is not None:
+                baseline[text_key] = share
     if missing and not drifted:
         return None
-    return PageJudgement(min(scores.values()), baseline, drifted, scores)
+    return PageJudgement(min(scores.values()), baseline, drifted, scores, short)
 
 
 def _served_before(before: LinkState, obs: Observation, text: str | None) -> str | None:
@@ -1033,6 +1075,8 @@ def apply_drift(
     if judgement is None:
         return state, []
     if not judgement.drifted:
+        if judgement.short and state.drift_reason is not None:
+            return _short_cleared(state, judgement)
         # A page with too little text to tell drift by its words (a parking page's script
         # shell, say) says the resource is back only if it still matches every entry.
         back = bool(judgement.baseline_scores) or judgement.relevance >= drift.LOW_SCORE
@@ -1095,6 +1139,43 @@ def apply_drift(
             )
             for key in sorted((was & judged) - now, key=entry_order)
         ]
+    return new, changes
+
+
+def _short_cleared(state: LinkState, judgement: PageJudgement) -> tuple[LinkState, list[Change]]:
+    """The flag after a read whose scores are floors (`PageJudgement.short`: a slow
+    night's menu and first lines) drifted from no entry: cleared of each entry whose own
+    score shows it back (`drift.LOW_SCORE`, as a full read's would), kept for the others.
+
+    The whole flag cleared once the read stored anything: on a shared page, the guide's
+    score cleared the poster's flag at 20%, and a text share of `drift.TEXT_HAD` a "no
+    longer matches" at 22%; the next full read flagged them again, dated anew.
+
+    A flag for markers (a takeover) is held whatever the scores: such a read never reached
+    the text's end, where spam injected into a long page's footer lies (read from its tail),
+    as `drift.judge_emptied` holds an emptied page's flag on a cut read. Cleared by the
+    guide's score, a takeover was "matches again" for the guide alone on every slow night,
+    and flagged again on the next full read."""
+    scores = judgement.scores
+    flagged = _entry_drifts(state, scores.keys())
+    back = {
+        key
+        for key, score in scores.items()
+        if score >= drift.LOW_SCORE
+        and not (key in flagged and drift.names_markers(flagged[key].reason))
+    }
+    judged = flagged.keys() & scores.keys()
+    held = judged - back
+    if not held:
+        return _drift_cleared(state, judgement.relevance, scores.keys())
+    if held == judged:
+        return state, []
+    # Each entry its own from now on: those not shown back keep their drift and its date.
+    new = _with_entries(state, [flagged[key] for key in sorted(held, key=entry_order)])
+    changes = [
+        Change("drift_cleared", {"old": flagged[key].reason, "score": scores[key]}, entry=key)
+        for key in sorted(judged - held, key=entry_order)
+    ]
     return new, changes
 
 

@@ -192,6 +192,12 @@ class Observation:
     #: the parser's tag cap), so the sample and tail are not its whole text: a page whose
     #: words lie past the cut is no page emptied (`drift.judge_emptied`). Not stored.
     text_cut: bool = False
+    #: The cut lies where every night's read stops (the byte cap, the parser's tag cap),
+    #: not at a slow night's first bytes, which a faster night reads past: the text is
+    #: what any night reads, so its match score is judged as a full read's
+    #: (`health.short_of_sample`). Not stored (a slow night's `bytes_read` is
+    #: `fetch.SLOW_BODY_BYTES`).
+    text_cut_steady: bool = False
     #: The replacement a curator should consider (final URL of a permanent redirect).
     suggested_url: str | None = None
     #: The link's stored fingerprint of a body's first bytes (a file first read slowly),

@@ -12,6 +12,8 @@ live in their own tables. Of the observations themselves we keep:
   drift baseline (a page's similarity to its entry over time) survives pruning, and of
   each entry flagged drifted, the baseline it drifted from (`store.drift_baselines`: a
   page shared by several entries goes on scoring the others);
+- each link's last `drift.SHORT_READS` judged reads (a relevance stored, a score or not),
+  which tell a host slow every night (`health.slow_run`);
 - each link's tries not sent since its last check, its host having said it was away
   (`links.held_tries` counts them: `linkhealth resource` and the resource page show them,
   as many as the report's JSON and the export say);
@@ -77,8 +79,9 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
+from catalog import drift
 from catalog.clock import as_utc, utcnow
 from catalog.db import wal_checkpoint
 from catalog.errors import StoreError
@@ -391,9 +394,11 @@ def _fill_keep(
                     ),
                 )
             )
+            of_chunk = Observation.link_id.between(first, after)
             for history in (
-                _drift_history(Observation.link_id.between(first, after)),
-                drift_baselines(Observation.link_id.between(first, after)),
+                _newest(of_chunk, Observation.relevance_scores, DRIFT_HISTORY),
+                _newest(of_chunk, Observation.relevance, drift.SHORT_READS),
+                drift_baselines(of_chunk),
             ):
                 conn.execute(
                     _KEEP.insert().from_select(
@@ -606,10 +611,13 @@ _PG_PRUNED_CHECKS = text(
 )
 
 
-def _drift_history(links: ColumnElement[bool]) -> Subquery:
-    """The drift history of the links `links` selects: ids and times of each link's newest
-    `DRIFT_HISTORY` scored observations."""
-    # The same filter and order as `store._relevance_history`, which reads this history.
+def _newest(links: ColumnElement[bool], judged: QueryableAttribute[Any], count: int) -> Subquery:
+    """Ids and times of the newest `count` observations whose column `judged` is set of each
+    link `links` selects: its drift history (`relevance_scores`, `DRIFT_HISTORY` of them) or
+    its last judged reads (`relevance`, `drift.SHORT_READS`), which `health.slow_run`
+    counts. A slow night's read below `drift.STILL_MATCHES` stores no score: kept only as
+    drift history, it went with a prune, and the count of slow nights started again."""
+    # The same filter and order as `store._newest`, which reads these.
     rank = (
         func.row_number()
         .over(
@@ -618,12 +626,12 @@ def _drift_history(links: ColumnElement[bool]) -> Subquery:
         )
         .label("rank")
     )
-    scored = (
+    found = (
         select(Observation.id, Observation.checked_at, rank)
-        .where(links, Observation.relevance_scores.is_not(None))
+        .where(links, judged.is_not(None))
         .subquery()
     )
-    return select(scored.c.id, scored.c.checked_at).where(scored.c.rank <= DRIFT_HISTORY).subquery()
+    return select(found.c.id, found.c.checked_at).where(found.c.rank <= count).subquery()
 
 
 def _sqlite_bytes(engine: Engine) -> int | None:

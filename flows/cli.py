@@ -1182,7 +1182,8 @@ def db_prune(
             min=1,
             max=MAX_DAYS,  # more overflowed the date it keeps from (a traceback)
             help="Keep every observation of the last N days; older ones go, except each "
-            "URL's latest, its last working check, its drift history, its tries not sent "
+            "URL's latest, its last working check, its drift history and last three judged "
+            "reads, its tries not sent "
             "since its last check (its host away), and each edited entry's first check of "
             "its new URL. Events, runs and decisions are always kept.",
         ),

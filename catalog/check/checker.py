@@ -1398,6 +1398,8 @@ def _observe(
     # tag cap) has no page end in its text: a page builder's 300 KB of inline CSS left a
     # slow night's text without the guide, read as a page emptied of it.
     text_cut = page is not None and answer is not None and answer.stopped_short
+    # Only a slow night's cut moves with the server's speed (`health.short_of_sample`).
+    text_cut_steady = text_cut and answer is not None and not answer.cut_by_speed
     return Observation(
         url=target.url,
         checked_at=checked_at,
@@ -1420,6 +1422,7 @@ def _observe(
         text_sample_packed=pack_text(page.text[:TEXT_SAMPLE_CHARS]) if page else None,
         text_tail_packed=_tail(page.text) if page else None,
         text_cut=text_cut,
+        text_cut_steady=text_cut_steady,
         fingerprint_extends=page.extends if page is not None and not not_modified else None,
         title_before=page.title_before if page is not None and not not_modified else None,
         contacts=found.shown if found is not None else None,

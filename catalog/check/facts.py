@@ -57,6 +57,14 @@ class Answer:
         a page emptied): the page's end was never read."""
         return self.truncated or self.cut is Cut.SLOW or self.body.count(b"<") > MAX_PARSED_TAGS
 
+    @property
+    def cut_by_speed(self) -> bool:
+        """Whether the text read from it ends where this night's speed ended it: a slow
+        night's first `fetch.SLOW_BODY_BYTES` (`Cut.SLOW`), which a faster night reads past.
+        A cut at the byte cap, or at the parser's tag cap (within those bytes too), lies at
+        the same place on every night."""
+        return self.cut is Cut.SLOW and self.body.count(b"<") <= MAX_PARSED_TAGS
+
 
 @dataclass(frozen=True)
 class Away:

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from catalog import drift
 from catalog import health as health_rules
 from catalog import tables as t
 from catalog.collation import byte_order
@@ -113,6 +114,15 @@ def _record_chunk(
     # A link never checked has no observations, so no drift history to read.
     scored = [i for i in dict.fromkeys(judged) if i in entries and by_id[i].last_checked_at]
     history = _relevance_histories(conn, scored)
+    # Only a slow night's read short of its sample asks whether the nights before were slow.
+    slow = _judged_reads(
+        conn,
+        [
+            links[key].id
+            for key, obs in zip(keys, observations, strict=True)
+            if links[key].id in scored and health_rules.short_of_sample(obs)
+        ],
+    )
     baselines = _drifted_baselines(conn, [i for i in scored if by_id[i].drift_reason is not None])
     # A flag on every entry of a link that entries joined since: the entries it was raised for.
     flagged_for = drift_raised_for(
@@ -133,6 +143,9 @@ def _record_chunk(
     changed: list[tuple[Any, list[Change], datetime]] = []
     #: Per observation: whether it came after a newer check of its link (`_late`).
     late: list[bool] = []
+    #: Per observation: whether its scores were floors (`PageJudgement.short`): it judged
+    #: no entry, so the read in full an edited entry is owed stays owed (`_cover_texts`).
+    floors: list[bool] = []
     for obs, key in zip(observations, keys, strict=True):
         link = links[key]
         state = states.get(link.id)
@@ -145,6 +158,7 @@ def _record_chunk(
         row = _observation_values(obs, run_id, link.id)
         rows.append(row)
         late.append(_late(state, obs, now))
+        floors.append(False)
         if late[-1]:
             continue
         judgement = None
@@ -153,8 +167,19 @@ def _record_chunk(
             judged_by = _kept_baselines(
                 _by_entry(past), state, stored[link.id], baselines.get(link.id, {})
             )
-            judgement = health_rules.judge_page(obs, entries[link.id], judged_by, before=state)
+            reads = slow.get(link.id)
+            judgement = health_rules.judge_page(
+                obs,
+                entries[link.id],
+                judged_by,
+                before=state,
+                slow_nights=reads is not None and health_rules.slow_run(reads),
+            )
+            if judgement is not None and reads is not None:
+                reads.insert(0, obs.bytes_read)
+                del reads[drift.SHORT_READS :]
         if judgement is not None:
+            floors[-1] = judgement.short
             row["relevance"] = judgement.relevance
             row["relevance_scores"] = dict(judgement.baseline_scores) or None
             if row["relevance_scores"]:
@@ -193,8 +218,8 @@ def _record_chunk(
         conn,
         [
             row["link_id"]
-            for obs, row, stale in zip(observations, rows, late, strict=True)
-            if not stale and _read_in_full(obs)
+            for obs, row, stale, floor in zip(observations, rows, late, floors, strict=True)
+            if not stale and not floor and _read_in_full(obs)
         ],
         text_upto,
     )
@@ -215,7 +240,8 @@ def _read_in_full(obs: Observation) -> bool:
     and its entries judged if it could be; one that made no fingerprint (a soft 404) is
     not asked for again. A wall or a passing failure (`_not_the_page`) read no page, so
     the read after an edit stays due: a 503 maintenance page counted as it, and the
-    edited entry was never judged."""
+    edited entry was never judged. Nor does a read whose scores are floors (a slow night's
+    menu, `PageJudgement.short`), which its caller leaves out."""
     if obs.not_modified:
         return False
     if not health_rules.judges_drift(obs) and _not_the_page(obs):
@@ -468,12 +494,31 @@ def _entries_of(conn: Connection, link_ids: Sequence[int]) -> dict[int, list[Ent
 
 
 def _relevance_histories(conn: Connection, link_ids: Sequence[int]) -> dict[int, list[Any]]:
-    """The last `DRIFT_HISTORY` relevance_scores of each link, newest first.
+    """The last `DRIFT_HISTORY` relevance_scores of each link, newest first."""
+    return _newest(conn, link_ids, "relevance_scores", "relevance_scores", DRIFT_HISTORY)
 
-    Each link's oldest kept check (its `DRIFT_HISTORY`-th scored one) is found first, off the
-    (link, time) index, and only the checks since are read: ranking every scored check of a
-    link (a window over its whole history) grew with the months kept, ~11 s of a night of
-    20,000 links. Materialized, each cut-off is worked out once per link, not once per
+
+def _judged_reads(conn: Connection, link_ids: Sequence[int]) -> dict[int, list[int]]:
+    """The bytes read by each link's last `drift.SHORT_READS` reads whose page was judged
+    (a relevance stored), newest first, for `health.slow_run`; every link given has a list."""
+    found = _newest(conn, link_ids, "bytes_read", "relevance", drift.SHORT_READS)
+    return {link_id: [int(n) for n in found.get(link_id, [])] for link_id in link_ids}
+
+
+def _newest(
+    conn: Connection,
+    link_ids: Sequence[int],
+    value: str,
+    judged: str,
+    count: int,
+) -> dict[int, list[Any]]:
+    """The column `value` of each link's newest `count` checks whose column `judged` is set,
+    newest first (a later id first at the same time); a link with none is left out.
+
+    Each link's oldest kept check (its `count`-th) is found first, off the (link, time)
+    index, and only the checks since are read: ranking every scored check of a link (a
+    window over its whole history) grew with the months kept, ~11 s of a night of 20,000
+    links. Materialized, each cut-off is worked out once per link, not once per
     observation."""
     obs, link = table_of(t.Observation), table_of(t.Link)
     older = obs.alias("older")
@@ -481,31 +526,31 @@ def _relevance_histories(conn: Connection, link_ids: Sequence[int]) -> dict[int,
     for chunk in chunks(list(link_ids)):
         cutoff = (
             select(older.c.checked_at)
-            .where(older.c.link_id == link.c.id, older.c.relevance_scores.is_not(None))
+            .where(older.c.link_id == link.c.id, older.c[judged].is_not(None))
             .order_by(older.c.checked_at.desc(), older.c.id.desc())
             .limit(1)
-            .offset(DRIFT_HISTORY - 1)
+            .offset(count - 1)
             .scalar_subquery()
         )
         cutoffs = (
             select(link.c.id.label("link_id"), cutoff.label("cutoff"))
             .where(link.c.id.in_(chunk))
-            .cte("drift_history_cutoffs")
+            .cte("newest_cutoffs")
             .prefix_with("MATERIALIZED")
         )
         rows = conn.execute(
-            select(obs.c.link_id, obs.c.relevance_scores)
+            select(obs.c.link_id, obs.c[value])
             .join(cutoffs, cutoffs.c.link_id == obs.c.link_id)
             .where(
-                obs.c.relevance_scores.is_not(None),
+                obs.c[judged].is_not(None),
                 or_(cutoffs.c.cutoff.is_(None), obs.c.checked_at >= cutoffs.c.cutoff),
             )
             .order_by(obs.c.link_id, obs.c.checked_at.desc(), obs.c.id.desc())
         )
-        for link_id, scores in rows:
+        for link_id, found_value in rows:
             kept = found.setdefault(link_id, [])
-            if len(kept) < DRIFT_HISTORY:  # checks at the cut-off's very time, beyond it
-                kept.append(scores)
+            if len(kept) < count:  # checks at the cut-off's very time, beyond it
+                kept.append(found_value)
     return found
 
 
