@@ -515,15 +515,34 @@ def _newest(
     """The column `value` of each link's newest `count` checks whose column `judged` is set,
     newest first (a later id first at the same time); a link with none is left out.
 
-    Each link's oldest kept check (its `count`-th) is found first, off the (link, time)
-    index, and only the checks since are read: ranking every scored check of a link (a
-    window over its whole history) grew with the months kept, ~11 s of a night of 20,000
-    links. Materialized, each cut-off is worked out once per link, not once per
-    observation."""
+    Ranking every judged check of a link (a window over its whole history) grew with the
+    months kept, ~11 s of a night of 20,000 links; each link's newest are read off the
+    (link, time) index instead. PostgreSQL takes them per link (`LATERAL ... LIMIT`);
+    SQLite, which has no LATERAL, finds each link's oldest kept check (its `count`-th)
+    first and reads the checks since. Materialized, each cut-off is worked out once per
+    link, not once per observation (unmaterialized, PostgreSQL scanned the whole table for
+    each chunk of links)."""
     obs, link = table_of(t.Observation), table_of(t.Link)
     older = obs.alias("older")
     found: dict[int, list[Any]] = {}
     for chunk in chunks(list(link_ids)):
+        if conn.dialect.name == "postgresql":
+            newest = (
+                select(older.c.checked_at, older.c.id, older.c[value])
+                .where(older.c.link_id == link.c.id, older.c[judged].is_not(None))
+                .order_by(older.c.checked_at.desc(), older.c.id.desc())
+                .limit(count)
+                .lateral("newest")
+            )
+            rows = conn.execute(
+                select(link.c.id, newest.c[value])
+                .select_from(link.join(newest, true()))
+                .where(link.c.id.in_(chunk))
+                .order_by(link.c.id, newest.c.checked_at.desc(), newest.c.id.desc())
+            )
+            for link_id, found_value in rows:
+                found.setdefault(link_id, []).append(found_value)
+            continue
         cutoff = (
             select(older.c.checked_at)
             .where(older.c.link_id == link.c.id, older.c[judged].is_not(None))
