@@ -1610,7 +1610,15 @@ def test_a_second_layer_stops_where_the_inner_stream_ends() -> None:
         # A PDF carrying a page's markup is a PDF; a page a server labels PDF is the page.
         pytest.param(b"%PDF-1.7\n" + PAGE.encode(), "application/pdf", False, id="pdf"),
         pytest.param(PAGE.encode(), "application/pdf", True, id="page-labelled-pdf"),
-        pytest.param(PAGE.encode(), "application/json", False, id="json"),
+        # A page under a data file's label is the page (read for the server's error message,
+        # `content.reads_as_html`); a JSON document quoting a page's markup is no page.
+        pytest.param(PAGE.encode(), "application/json", True, id="page-labelled-json"),
+        pytest.param(
+            b'{"page": "' + PAGE.encode().replace(b'"', b"'") + b'"}',
+            "application/json",
+            False,
+            id="json",
+        ),
     ],
 )
 def test_a_body_broken_off_is_a_whole_page_only_after_its_last_closing_html_tag(
