@@ -40,8 +40,9 @@ from reports.build import build_context
 from reports.context import Priority
 from reports.render import render_markdown
 from tests import test_d1_drift_per_entry as d1
+from tests import test_fx_cut_share as cut_share
 from tests.factories import days, make_observation, temporary_database, write_catalog
-from tests.test_e1_missed_rot import DESCRIPTION, GUIDE, TITLE, URL, drift_reason, public
+from tests.test_e1_missed_rot import DESCRIPTION, GUIDE, TITLE, drift_reason, public
 from tests.test_e1_missed_rot import engine as engine  # the fixture
 from tests.test_e3_false_alarms import STYLE
 from tests.test_fx_cut_share import FOOT, MENU
@@ -141,16 +142,8 @@ def test_a_drift_seen_on_a_full_read_holds_through_slow_nights(engine: Engine) -
 def page_read(
     day: float, text: str, *, cut: bool = False, tail: str | None = None, title: str = HOME
 ) -> Observation:
-    """A GET of the page under `title`: `text` its sample, `tail` its text's end."""
-    return make_observation(
-        URL,
-        checked_at=days(day),
-        title=title,
-        text_sample_packed=pack_text(text),
-        text_tail_packed=pack_text(tail) if tail is not None else None,
-        content_type="text/html; charset=utf-8",
-        text_cut=cut,
-    )
+    """A GET of the page under the site's home title (`test_fx_cut_share.page_read`)."""
+    return cut_share.page_read(day, text, cut=cut, tail=tail, title=title)
 
 
 def full(day: float) -> Observation:

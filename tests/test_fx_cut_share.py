@@ -78,12 +78,14 @@ def test_slow_nights_do_not_hide_a_page_emptied_under_its_old_title(engine: Engi
 # --- through the store: which cut reads join the history ----------------------------------
 
 
-def page_read(day: float, text: str, *, cut: bool = False, tail: str | None = None) -> Observation:
-    """A GET of the page under its title: `text` its sample, `tail` its text's end."""
+def page_read(
+    day: float, text: str, *, cut: bool = False, tail: str | None = None, title: str = TITLE
+) -> Observation:
+    """A GET of the page under `title`: `text` its sample, `tail` its text's end."""
     return make_observation(
         URL,
         checked_at=days(day),
-        title=TITLE,
+        title=title,
         text_sample_packed=pack_text(text),
         text_tail_packed=pack_text(tail) if tail is not None else None,
         content_type="text/html; charset=utf-8",

@@ -44,10 +44,10 @@ from tests.test_d1_drift_per_entry import (
 )
 from tests.test_d1_drift_per_entry import TITLE as SHARED_TITLE
 from tests.test_d1_drift_per_entry import URL as SHARED_URL
-from tests.test_e1_missed_rot import DESCRIPTION, TITLE, URL, drift_reason, public
+from tests.test_e1_missed_rot import DESCRIPTION, TITLE, drift_reason, public
 from tests.test_e1_missed_rot import GUIDE as E_GUIDE
 from tests.test_e1_missed_rot import engine as engine  # the fixture
-from tests.test_fx_cut_score import HOME, OTHER
+from tests.test_fx_cut_score import HOME, OTHER, page_read
 from tests.test_fx_cut_share import FOOT, MENU
 from tests.test_fx_drift_since import store_night
 
@@ -89,17 +89,6 @@ RELATED = (
     "Guidance on collaborative investigations, victim services and the prosecution of "
     "abusers; trauma-informed interviewing for advocates."
 )
-
-
-def page_read(day: float, text: str, *, cut: bool = False) -> Observation:
-    return make_observation(
-        URL,
-        checked_at=days(day),
-        title=HOME,
-        text_sample_packed=pack_text(text),
-        content_type="text/html; charset=utf-8",
-        text_cut=cut,
-    )
 
 
 def test_the_related_page_and_its_cut_read_score_below_low_score() -> None:
