@@ -27,7 +27,7 @@ from catalog.check.content import _html_facts, analyse_body
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
 from tests.factories import days
-from tests.test_fx_mislabelled_error_pages import IIS_NOT_FOUND, PAGE_NOT_FOUND, PDF, check
+from tests.test_fx_mislabelled_error_pages import NOT_FOUND_PAGES, PAGE_NOT_FOUND, PDF, check
 from tests.test_fx_pdf_label_drift import DOWNLOADS
 from tests.test_rv_mislabelled import check as check_entry
 from tests.test_rv_mislabelled import engine, link
@@ -71,14 +71,7 @@ def test_a_short_text_saying_not_found_under_a_file_s_label_is_a_soft_404(
 
 @pytest.mark.parametrize(
     ("body", "said"),
-    [
-        pytest.param(
-            IIS_NOT_FOUND, "the page's title says “404 - File or directory not found.”", id="iis"
-        ),
-        pytest.param(
-            PAGE_NOT_FOUND, "the page's title says “Page not found | Agency Publications”", id="sp"
-        ),
-    ],
+    NOT_FOUND_PAGES,
 )
 @pytest.mark.parametrize("content_type", FILE_LABELS)
 def test_an_html_not_found_page_under_a_file_s_label_is_a_soft_404(

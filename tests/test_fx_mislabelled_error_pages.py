@@ -85,6 +85,16 @@ LONG_TEXT = (
     b"filed 88 visa applications; grants funded interpreters in 14 languages.\n"
 )
 
+#: The two error pages and what the soft-404 verdict says of each.
+NOT_FOUND_PAGES = [
+    pytest.param(
+        IIS_NOT_FOUND, "the page's title says “404 - File or directory not found.”", id="iis"
+    ),
+    pytest.param(
+        PAGE_NOT_FOUND, "the page's title says “Page not found | Agency Publications”", id="sp"
+    ),
+]
+
 
 async def public(host: str, port: int) -> list[str]:
     return ["93.184.216.34"]
@@ -108,14 +118,7 @@ def check(respx_mock: respx.MockRouter, content_type: str, body: bytes) -> Obser
 
 @pytest.mark.parametrize(
     ("body", "said"),
-    [
-        pytest.param(
-            IIS_NOT_FOUND, "the page's title says “404 - File or directory not found.”", id="iis"
-        ),
-        pytest.param(
-            PAGE_NOT_FOUND, "the page's title says “Page not found | Agency Publications”", id="sp"
-        ),
-    ],
+    NOT_FOUND_PAGES,
 )
 @pytest.mark.parametrize(
     "content_type", ["application/pdf", "application/pdf; charset=utf-8", "text/html"]
