@@ -29,7 +29,6 @@ from catalog.settings import HealthSettings
 from tests.factories import days
 from tests.test_fx_mislabelled_error_pages import NOT_FOUND_PAGES, PAGE_NOT_FOUND, PDF, check
 from tests.test_fx_pdf_label_drift import DOWNLOADS
-from tests.test_rv_mislabelled import check as check_entry
 from tests.test_rv_mislabelled import engine, link
 
 __all__ = ["engine"]  # the fixture, used by name
@@ -220,7 +219,7 @@ def test_a_page_always_served_as_a_word_file_is_no_change_nor_drift_after_the_up
     health = HealthSettings()
     kinds: list[str] = []
     for day in (0, 1):
-        obs = check_entry(respx_mock, "application/msword", DOWNLOADS, day)
+        obs = check(respx_mock, "application/msword", DOWNLOADS, day=day)
         before = replace(
             obs, fingerprint=bytes_hash(DOWNLOADS), title=None, text_sample_packed=None
         )
@@ -233,7 +232,7 @@ def test_a_page_always_served_as_a_word_file_is_no_change_nor_drift_after_the_up
     migrate.upgrade(engine)
     assert link(engine).fingerprint == bytes_hash(DOWNLOADS)
     for day in (7, 8, 14):
-        obs = check_entry(respx_mock, "application/msword", DOWNLOADS, day)
+        obs = check(respx_mock, "application/msword", DOWNLOADS, day=day)
         assert (obs.outcome, obs.title, obs.text_sample) == (Outcome.OK, None, ""), obs.reason
         assert obs.fingerprint == bytes_hash(DOWNLOADS)
         events = store.record_observations(engine, None, [obs], health, now=days(day))
@@ -261,7 +260,7 @@ def test_a_word_document_in_html_updated_is_a_content_change_alone(
     health = HealthSettings()
     kinds: list[str] = []
     for day, figure in enumerate((12, 12, 14)):
-        obs = check_entry(respx_mock, "application/msword", WORD_HTML % figure, day)
+        obs = check(respx_mock, "application/msword", WORD_HTML % figure, day=day)
         assert (obs.outcome, obs.title, obs.text_sample) == (Outcome.OK, None, ""), obs.reason
         assert obs.fingerprint == bytes_hash(WORD_HTML % figure)
         kinds += [

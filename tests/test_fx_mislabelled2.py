@@ -19,8 +19,8 @@ from catalog.model import Observation
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
 from tests.factories import days, make_observation
-from tests.test_fx_mislabelled_error_pages import PDF
-from tests.test_rv_mislabelled import ERROR_PAGE, URL, check, engine, link
+from tests.test_fx_mislabelled_error_pages import PDF, check
+from tests.test_rv_mislabelled import ERROR_PAGE, URL, engine, link
 
 __all__ = ["engine"]  # the fixture, used by name
 
@@ -34,8 +34,8 @@ def test_a_pdf_replaced_by_an_error_page_under_its_label_stays_flagged_until_it_
         events = store.record_observations(engine, None, [obs], health, now=days(day))
         return [e.kind for e in events if e.kind.startswith("drift")]
 
-    assert night(check(respx_mock, "application/pdf", PDF, 0), 0) == []
-    assert night(check(respx_mock, "application/pdf", ERROR_PAGE, 1), 1) == ["drift_detected"]
+    assert night(check(respx_mock, "application/pdf", PDF, day=0), 0) == []
+    assert night(check(respx_mock, "application/pdf", ERROR_PAGE, day=1), 1) == ["drift_detected"]
     flagged = link(engine)
     assert flagged.drift_reason is not None and drift.names_replaced(flagged.drift_reason)
     assert "served as application/pdf" in flagged.drift_reason
@@ -46,9 +46,9 @@ def test_a_pdf_replaced_by_an_error_page_under_its_label_stays_flagged_until_it_
     assert night(head, 2) == []
     same = replace(head, checked_at=days(3), methods=("GET",), not_modified=True)
     assert night(same, 3) == []
-    assert night(check(respx_mock, "application/pdf", ERROR_PAGE, 4), 4) == []
+    assert night(check(respx_mock, "application/pdf", ERROR_PAGE, day=4), 4) == []
     assert link(engine).drift_reason == flagged.drift_reason
     assert link(engine).drift_since == flagged.drift_since
     # The PDF back: the flag clears.
-    assert night(check(respx_mock, "application/pdf", PDF, 5), 5) == ["drift_cleared"]
+    assert night(check(respx_mock, "application/pdf", PDF, day=5), 5) == ["drift_cleared"]
     assert link(engine).drift_reason is None

@@ -23,7 +23,7 @@ from catalog.model import Observation, Target
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
 from catalog.urls import host_of
-from tests.factories import days
+from tests.factories import days, public_resolver
 
 HOST = "www.agency.test"
 URL = f"https://{HOST}/publications/annual-report-2019.pdf"
@@ -96,23 +96,30 @@ NOT_FOUND_PAGES = [
 ]
 
 
-async def public(host: str, port: int) -> list[str]:
-    return ["93.184.216.34"]
-
-
-def check(respx_mock: respx.MockRouter, content_type: str, body: bytes) -> Observation:
-    """The entry's address checked once, answering 200 `body` labelled `content_type`; any
-    other address of the site (the soft-404 probe) is a real 404."""
+def check(
+    respx_mock: respx.MockRouter,
+    content_type: str,
+    body: bytes,
+    *,
+    day: float = 1,
+    url: str = URL,
+    resource: str = "report",
+) -> Observation:
+    """The entry `resource`'s address `url` checked once on night `day`, answering 200
+    `body` labelled `content_type`; any other address of its site (the soft-404 probe) is a
+    real 404."""
 
     def answer(request: httpx.Request) -> httpx.Response:
-        if str(request.url) != URL:
+        if str(request.url) != url:
             return httpx.Response(404, headers={"Content-Type": "text/html"}, html="Not found")
         return httpx.Response(200, headers={"Content-Type": content_type}, content=body)
 
     respx_mock.routes.clear()
-    respx_mock.route(host=HOST).mock(side_effect=answer)
-    target = Target(url=URL, host=host_of(URL), resource_ids=("report",))
-    (obs,) = asyncio.run(check_targets([target], ONE, resolver=public, clock=lambda: days(1)))
+    respx_mock.route(host=host_of(url)).mock(side_effect=answer)
+    target = Target(url=url, host=host_of(url), resource_ids=(resource,))
+    (obs,) = asyncio.run(
+        check_targets([target], ONE, resolver=public_resolver, clock=lambda: days(day))
+    )
     return obs
 
 

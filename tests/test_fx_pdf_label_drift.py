@@ -24,8 +24,8 @@ from catalog.model import LEGACY_FINGERPRINT, Observation
 from catalog.outcomes import Outcome
 from catalog.settings import HealthSettings
 from tests.factories import days
-from tests.test_fx_mislabelled_error_pages import PDF
-from tests.test_rv_mislabelled import ERROR_PAGE, check, engine, link
+from tests.test_fx_mislabelled_error_pages import PDF, check
+from tests.test_rv_mislabelled import ERROR_PAGE, engine, link
 
 __all__ = ["engine"]  # the fixture, used by name
 
@@ -55,7 +55,7 @@ def test_a_page_always_served_as_a_pdf_is_no_replaced_document_after_the_upgrade
     respx_mock: respx.MockRouter, engine: Engine
 ) -> None:
     for day in (0, 1):
-        obs = check(respx_mock, "application/pdf", DOWNLOADS, day)
+        obs = check(respx_mock, "application/pdf", DOWNLOADS, day=day)
         assert night(engine, as_the_release_before(obs, DOWNLOADS), day) == []
     # The upgrade: migration 0024 marks the fingerprint stored under the PDF label.
     with engine.begin() as conn:
@@ -65,7 +65,7 @@ def test_a_page_always_served_as_a_pdf_is_no_replaced_document_after_the_upgrade
     assert stored.fingerprint is not None and stored.fingerprint.startswith(LEGACY_FINGERPRINT)
     # The same page, now read as the page it is, on the nights after.
     for day in (7, 8, 14):
-        obs = check(respx_mock, "application/pdf", DOWNLOADS, day)
+        obs = check(respx_mock, "application/pdf", DOWNLOADS, day=day)
         assert (obs.outcome, obs.title) == (Outcome.OK, "Download | Agency"), obs.reason
         assert night(engine, obs, day) == [], link(engine).drift_reason
     assert link(engine).drift_reason is None
@@ -78,7 +78,7 @@ def test_a_page_served_as_a_pdf_from_its_first_check_is_no_replaced_document(
     link "served a PDF" (its first read's label); so does the page edited since."""
     edited = DOWNLOADS.replace(b"shortly", b"in a few seconds")
     for day, body in ((0, DOWNLOADS), (1, DOWNLOADS), (7, edited)):
-        obs = check(respx_mock, "application/pdf", body, day)
+        obs = check(respx_mock, "application/pdf", body, day=day)
         assert night(engine, obs, day) == [], link(engine).drift_reason
     assert link(engine).fingerprint_since == days(7)  # the edit was read
     assert link(engine).drift_reason is None
@@ -89,12 +89,12 @@ def test_a_pdf_replaced_by_an_error_page_on_the_upgrade_s_first_night_drifts(
 ) -> None:
     """The PDF's stored fingerprint is marked as the earlier rule's, as a page's would be;
     its title is the PDF's own, which a page read as a PDF's bytes had not."""
-    assert night(engine, check(respx_mock, "application/pdf", PDF, 0), 0) == []
+    assert night(engine, check(respx_mock, "application/pdf", PDF, day=0), 0) == []
     with engine.begin() as conn:
         command.downgrade(migrate.alembic_config(conn), "0023")
     migrate.upgrade(engine)
     assert link(engine).fingerprint.startswith(LEGACY_FINGERPRINT)  # type: ignore[union-attr]
-    assert night(engine, check(respx_mock, "application/pdf", ERROR_PAGE, 7), 7) == [
+    assert night(engine, check(respx_mock, "application/pdf", ERROR_PAGE, day=7), 7) == [
         "drift_detected"
     ]
     reason = link(engine).drift_reason
@@ -104,14 +104,14 @@ def test_a_pdf_replaced_by_an_error_page_on_the_upgrade_s_first_night_drifts(
 def test_a_pdf_replaced_by_an_error_page_under_its_label_still_drifts(
     respx_mock: respx.MockRouter, engine: Engine
 ) -> None:
-    assert night(engine, check(respx_mock, "application/pdf", PDF, 0), 0) == []
-    assert night(engine, check(respx_mock, "application/pdf", PDF, 7), 7) == []
-    assert night(engine, check(respx_mock, "application/pdf", ERROR_PAGE, 8), 8) == [
+    assert night(engine, check(respx_mock, "application/pdf", PDF, day=0), 0) == []
+    assert night(engine, check(respx_mock, "application/pdf", PDF, day=7), 7) == []
+    assert night(engine, check(respx_mock, "application/pdf", ERROR_PAGE, day=8), 8) == [
         "drift_detected"
     ]
     reason = link(engine).drift_reason
     assert reason is not None and drift.names_replaced(reason)
     assert "it served a PDF (application/pdf)" in reason
     # The same error page the night after: the flag holds, no news.
-    assert night(engine, check(respx_mock, "application/pdf", ERROR_PAGE, 9), 9) == []
+    assert night(engine, check(respx_mock, "application/pdf", ERROR_PAGE, day=9), 9) == []
     assert link(engine).drift_reason == reason

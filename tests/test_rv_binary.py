@@ -10,32 +10,28 @@ the soft 404 it is without a label.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import pytest
 import respx
 from alembic import command
 from sqlalchemy import Engine
 
 from catalog import migrate, store
-from catalog.check import check_targets
 from catalog.check.content import _html_facts
-from catalog.model import Observation, Target
+from catalog.model import Observation
 from catalog.outcomes import Outcome
-from catalog.settings import CheckSettings, HealthSettings
+from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
-from catalog.urls import host_of
 from tests.factories import T0, days, make_catalog, make_resource, temporary_database
 from tests.test_fx_mislabelled_error_pages import PDF
+from tests.test_fx_mislabelled_error_pages import check as checked_once
 
 HOST = "data.agency.test"
 CSV_URL = f"https://{HOST}/files/arrests-by-state-2019.csv"
 PDF_URL = f"https://{HOST}/download.php?id=annual-report-2019"
-ONE = replace(CheckSettings(), max_attempts=1)
 CATALOG = make_catalog(
     "toolkit",
     [
@@ -48,10 +44,6 @@ CATALOG = make_catalog(
 RESOURCE = {CSV_URL: "arrests", PDF_URL: "report"}
 
 
-async def public(host: str, port: int) -> list[str]:
-    return ["93.184.216.34"]
-
-
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
     with temporary_database(tmp_path) as engine:
@@ -62,16 +54,8 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 def check(
     respx_mock: respx.MockRouter, url: str, content_type: str, body: bytes, day: float
 ) -> Observation:
-    def answer(request: httpx.Request) -> httpx.Response:
-        if str(request.url) != url:
-            return httpx.Response(404, headers={"Content-Type": "text/html"}, html="Not found")
-        return httpx.Response(200, headers={"Content-Type": content_type}, content=body)
-
-    respx_mock.routes.clear()
-    respx_mock.route(host=HOST).mock(side_effect=answer)
-    target = Target(url=url, host=host_of(url), resource_ids=(RESOURCE[url],))
-    (obs,) = asyncio.run(check_targets([target], ONE, resolver=public, clock=lambda: days(day)))
-    return obs
+    """The entry at `url` checked once on night `day`, answering 200 `body`."""
+    return checked_once(respx_mock, content_type, body, day=day, url=url, resource=RESOURCE[url])
 
 
 def link(engine: Engine, url: str) -> store.LinkStateRecord:

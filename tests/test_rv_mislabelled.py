@@ -10,31 +10,23 @@ under the PDF label is the soft 404 the same page is as HTML.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import pytest
 import respx
 from alembic import command
 from sqlalchemy import Engine
 
 from catalog import drift, migrate, store
-from catalog.check import check_targets
 from catalog.check.content import _binary_facts, _pdf_title
-from catalog.model import Observation, Target
 from catalog.outcomes import Outcome
-from catalog.settings import CheckSettings, HealthSettings
+from catalog.settings import HealthSettings
 from catalog.sync import sync_catalogs
-from catalog.urls import host_of
 from tests.factories import T0, days, make_catalog, make_resource, temporary_database
-from tests.test_fx_mislabelled_error_pages import PDF, REPORT_PAGE
+from tests.test_fx_mislabelled_error_pages import PDF, REPORT_PAGE, URL, check
 
-HOST = "www.agency.test"
-URL = f"https://{HOST}/publications/annual-report-2019.pdf"
-ONE = replace(CheckSettings(), max_attempts=1)
 TITLE = "Annual Report 2019"
 CATALOG = make_catalog("toolkit", [make_resource("report", url=URL, title=TITLE, year=2019)])
 
@@ -44,23 +36,6 @@ ERROR_PAGE = (
     b"<!DOCTYPE html><html><head><title>Error</title></head><body>"
     b"<h1>Error</h1><p>An error occurred while processing your request.</p></body></html>"
 )
-
-
-async def public(host: str, port: int) -> list[str]:
-    return ["93.184.216.34"]
-
-
-def check(respx_mock: respx.MockRouter, content_type: str, body: bytes, day: float) -> Observation:
-    def answer(request: httpx.Request) -> httpx.Response:
-        if str(request.url) != URL:
-            return httpx.Response(404, headers={"Content-Type": "text/html"}, html="Not found")
-        return httpx.Response(200, headers={"Content-Type": content_type}, content=body)
-
-    respx_mock.routes.clear()
-    respx_mock.route(host=HOST).mock(side_effect=answer)
-    target = Target(url=URL, host=host_of(URL), resource_ids=("report",))
-    (obs,) = asyncio.run(check_targets([target], ONE, resolver=public, clock=lambda: days(day)))
-    return obs
 
 
 @pytest.fixture
@@ -84,7 +59,7 @@ def test_an_unchanged_page_labelled_pdf_is_no_content_change_on_the_upgrade_s_fi
     since") for each such link. The rule that changed the fingerprint of every page before
     marked the stored baselines (`LEGACY_FINGERPRINT`, migration 0015); this one did not."""
     health = HealthSettings()
-    before = check(respx_mock, "application/pdf", REPORT_PAGE, 0)
+    before = check(respx_mock, "application/pdf", REPORT_PAGE, day=0)
     assert before.outcome is Outcome.OK
     # What the release before (deb7417^) stored: the body read as a PDF's bytes, no title
     # and no text (its `analyse_body` gives this very fingerprint for this body).
@@ -96,7 +71,7 @@ def test_an_unchanged_page_labelled_pdf_is_no_content_change_on_the_upgrade_s_fi
     with engine.begin() as conn:
         command.downgrade(migrate.alembic_config(conn), "0023")
     migrate.upgrade(engine)
-    after = check(respx_mock, "application/pdf", REPORT_PAGE, 7)
+    after = check(respx_mock, "application/pdf", REPORT_PAGE, day=7)
     assert after.outcome is Outcome.OK
     events = store.record_observations(engine, None, [after], health, now=days(7))
     assert "content_changed" not in [e.kind for e in events]
@@ -113,10 +88,10 @@ def test_a_pdf_replaced_by_an_error_page_drifts_whatever_the_page_is_labelled(
     type, the very case the change now reads as the HTML page it is) it stays "OK" with no
     flag: the rule keys on the label (`now_type` must be a web page's type)."""
     health = HealthSettings()
-    pdf = check(respx_mock, "application/pdf", PDF, 0)
+    pdf = check(respx_mock, "application/pdf", PDF, day=0)
     assert (pdf.outcome, pdf.title) == (Outcome.OK, TITLE)
     store.record_observations(engine, None, [pdf], health, now=days(0))
-    page = check(respx_mock, content_type, ERROR_PAGE, 1)
+    page = check(respx_mock, content_type, ERROR_PAGE, day=1)
     assert (page.outcome, page.title) == (Outcome.OK, "Error"), page.reason
     store.record_observations(engine, None, [page], health, now=days(1))
     reason = link(engine).drift_reason
@@ -140,5 +115,5 @@ def test_an_xhtml_not_found_page_under_a_pdf_label_is_a_soft_404_as_under_its_ow
     """`_HTML_DOCUMENT` wants "<!doctype html" or "<html" first (BOM and blanks aside): an
     XHTML page opening with its `<?xml ...?>` declaration (or a leading comment) is read as
     a PDF's bytes under application/pdf, "OK", where the same page is a soft 404 as HTML."""
-    obs = check(respx_mock, content_type, XHTML_NOT_FOUND, 1)
+    obs = check(respx_mock, content_type, XHTML_NOT_FOUND, day=1)
     assert obs.outcome is Outcome.SOFT_404, obs.reason
