@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from catalog import drift, store
 from catalog.check import check_targets, checker
 from catalog.check.checker import TEXT_SAMPLE_CHARS
-from catalog.model import unpack_text
+from catalog.model import Observation, unpack_text
 from catalog.settings import CheckSettings, HealthSettings
 from catalog.sync import sync_catalogs
 from tests.factories import T0, days, make_catalog, make_resource, temporary_database
@@ -88,19 +88,32 @@ def night(
 ) -> list[str]:
     """One night's check of the link, stored; the kinds of the events it made. The page is
     read (GET) when `read`, else only when a week has passed (a HEAD night)."""
-    max_age = 0 if read else 7
-    targets = store.targets_for_check(engine, now=days(day), fingerprint_max_age_days=max_age)
-    observations = asyncio.run(
+    observations = observe(engine, site, day, fingerprint_max_age_days=0 if read else 7)
+    events = store.record_observations(engine, None, observations, HealthSettings(), now=days(day))
+    return [e.kind for e in events]
+
+
+def observe(
+    engine: Engine,
+    site: Callable[[httpx.Request], httpx.Response],
+    day: float,
+    *,
+    fingerprint_max_age_days: float,
+    total_timeout: float = 5,
+) -> list[Observation]:
+    """Night `day`'s checks of the links due, answered by `site`, not stored yet."""
+    targets = store.targets_for_check(
+        engine, now=days(day), fingerprint_max_age_days=fingerprint_max_age_days
+    )
+    return asyncio.run(
         check_targets(
             targets,
-            CheckSettings(max_attempts=1, total_timeout=5, soft404_probe=False),
+            CheckSettings(max_attempts=1, total_timeout=total_timeout, soft404_probe=False),
             transport=httpx.MockTransport(site),
             resolver=public,
             clock=lambda: days(day),
         )
     )
-    events = store.record_observations(engine, None, observations, HealthSettings(), now=days(day))
-    return [e.kind for e in events]
 
 
 def drift_reason(engine: Engine) -> str | None:

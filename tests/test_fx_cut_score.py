@@ -18,22 +18,19 @@ only as a full read at that score would: the menu's 0 clears none.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import Engine, select
 
 from catalog import drift, store, tables
-from catalog.check import check_targets
 from catalog.check.fetch import SLOW_BODY_BYTES
 from catalog.health import TEXT_SCORES
 from catalog.model import Observation, pack_text
 from catalog.queries import report_data
-from catalog.settings import CheckSettings, HealthSettings
+from catalog.settings import HealthSettings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
 from reports.build import build_context
@@ -42,7 +39,7 @@ from reports.render import render_markdown
 from tests import test_d1_drift_per_entry as d1
 from tests import test_fx_cut_share as cut_share
 from tests.factories import days, make_observation, temporary_database, write_catalog
-from tests.test_e1_missed_rot import DESCRIPTION, GUIDE, TITLE, drift_reason, public
+from tests.test_e1_missed_rot import DESCRIPTION, GUIDE, TITLE, drift_reason, observe
 from tests.test_e1_missed_rot import engine as engine  # the fixture
 from tests.test_e3_false_alarms import STYLE
 from tests.test_fx_cut_share import FOOT, MENU
@@ -73,16 +70,7 @@ def run_night(engine: Engine, site: HeavySite, day: float) -> tuple[list[str], s
     """Night `day`'s check of the page as a run: its drift events and its report's news."""
     at = days(day)
     run_id = store.start_run(engine, trigger="schedule", now=at)
-    targets = store.targets_for_check(engine, now=at, fingerprint_max_age_days=0)
-    observations = asyncio.run(
-        check_targets(
-            targets,
-            CheckSettings(max_attempts=1, total_timeout=5, soft404_probe=False),
-            transport=httpx.MockTransport(site),
-            resolver=public,
-            clock=lambda: at,
-        )
-    )
+    observations = observe(engine, site, day, fingerprint_max_age_days=0)
     events = store.record_observations(engine, run_id, observations, HealthSettings(), now=at)
     store.finish_run(engine, run_id, status="completed", now=at + timedelta(minutes=5))
     ctx = build_context(report_data(engine), now=at + timedelta(minutes=10))

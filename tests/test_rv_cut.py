@@ -18,7 +18,6 @@ clear a flag only at `LOW_SCORE` (its score is a floor of the full read's).
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import httpx
@@ -26,10 +25,9 @@ import pytest
 from sqlalchemy import Engine
 
 from catalog import drift, store
-from catalog.check import check_targets
 from catalog.check.content import MAX_PARSED_TAGS
 from catalog.model import Observation, pack_text
-from catalog.settings import CheckSettings, HealthSettings
+from catalog.settings import HealthSettings
 from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
 from tests.factories import days, make_observation, temporary_database, write_catalog
@@ -44,7 +42,7 @@ from tests.test_d1_drift_per_entry import (
 )
 from tests.test_d1_drift_per_entry import TITLE as SHARED_TITLE
 from tests.test_d1_drift_per_entry import URL as SHARED_URL
-from tests.test_e1_missed_rot import DESCRIPTION, TITLE, drift_reason, public
+from tests.test_e1_missed_rot import DESCRIPTION, TITLE, drift_reason, observe
 from tests.test_e1_missed_rot import GUIDE as E_GUIDE
 from tests.test_e1_missed_rot import engine as engine  # the fixture
 from tests.test_fx_cut_score import HOME, OTHER, page_read
@@ -146,16 +144,7 @@ class FastSite:
 
 
 def read_night(engine: Engine, site: FastSite, day: float) -> tuple[list[str], Observation]:
-    targets = store.targets_for_check(engine, now=days(day), fingerprint_max_age_days=0)
-    (obs,) = asyncio.run(
-        check_targets(
-            targets,
-            CheckSettings(max_attempts=1, total_timeout=20, soft404_probe=False),
-            transport=httpx.MockTransport(site),
-            resolver=public,
-            clock=lambda: days(day),
-        )
-    )
+    (obs,) = observe(engine, site, day, fingerprint_max_age_days=0, total_timeout=20)
     events = store.record_observations(engine, None, [obs], HealthSettings(), now=days(day))
     return [e.kind for e in events if e.kind.startswith("drift")], obs
 
