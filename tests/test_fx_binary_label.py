@@ -188,6 +188,20 @@ def test_a_pdf_behind_a_few_bytes_a_server_put_in_front_keeps_its_title(
     assert obs.fingerprint == before
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "text/csv"])
+def test_a_pdf_behind_a_blank_line_under_a_text_label_keeps_the_text_s_fingerprint(
+    content_type: str,
+) -> None:
+    """Read as the text it opened as before the header was looked for past the first byte,
+    it keeps that text's fingerprint (whitespace collapsed), so the upgrade's first night
+    says no "content changed"; its title is the PDF's."""
+    body = b"\n" + PDF
+    facts = analyse_body(body, content_type, truncated=False)
+    text = " ".join(body.decode().split())
+    assert facts.title == "Annual Report 2019"
+    assert facts.fingerprint == "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
 def test_a_pdf_header_past_the_first_1024_bytes_is_no_pdf() -> None:
     body = b"x" * 1020 + b"\n" + PDF
     facts = analyse_body(body, "application/octet-stream", truncated=False)
