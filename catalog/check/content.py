@@ -184,9 +184,9 @@ def _pdf_facts(
     if before == "page":
         page = _html_facts(body, content_type, truncated, tags)
         return replace(facts, fingerprint=page.fingerprint, title_before=page.title or None)
-    if before == "text":
-        text = _collapse(_decode(body, _charset_param(content_type), sniff_meta=False))
-        return replace(facts, fingerprint=_hash_text(_stable_prefix(text, truncated)))
+    if before == "text":  # the text file's fingerprint, as `_file_facts` gives it
+        text = _file_facts(body, content_type, mime, truncated, etag, total_length)
+        return replace(facts, fingerprint=text.fingerprint)
     return facts
 
 
