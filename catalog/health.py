@@ -875,6 +875,10 @@ class PageJudgement:
     #: full read's, and it shows an entry back only by its own score of `drift.LOW_SCORE`
     #: (`apply_drift`).
     short: bool = False
+    #: The read is short of its sample, its scores judged as a full read's or not
+    #: (`judge_page`'s `slow_nights`): it never reached the text's end, so it leaves a
+    #: takeover's flag as it is (`_takeover_held`).
+    cut_short: bool = False
 
 
 def judges_drift(obs: Observation) -> bool:
@@ -1011,7 +1015,7 @@ def judge_page(
                 baseline[text_key] = share
     if missing and not drifted:
         return None
-    return PageJudgement(min(scores.values()), baseline, drifted, scores, short)
+    return PageJudgement(min(scores.values()), baseline, drifted, scores, short, cut_short)
 
 
 def _served_before(before: LinkState, obs: Observation, text: str | None) -> str | None:
@@ -1072,7 +1076,7 @@ def apply_drift(
     ):
         score = judgement.relevance if judgement is not None else None
         return _drift_cleared(state, score)
-    if judgement is None:
+    if judgement is None or _takeover_held(state, judgement):
         return state, []
     if not judgement.drifted:
         if judgement.short and state.drift_reason is not None:
@@ -1149,21 +1153,11 @@ def _short_cleared(state: LinkState, judgement: PageJudgement) -> tuple[LinkStat
 
     The whole flag cleared once the read stored anything: on a shared page, the guide's
     score cleared the poster's flag at 20%, and a text share of `drift.TEXT_HAD` a "no
-    longer matches" at 22%; the next full read flagged them again, dated anew.
-
-    A flag for markers (a takeover) is held whatever the scores: such a read never reached
-    the text's end, where spam injected into a long page's footer lies (read from its tail),
-    as `drift.judge_emptied` holds an emptied page's flag on a cut read. Cleared by the
-    guide's score, a takeover was "matches again" for the guide alone on every slow night,
-    and flagged again on the next full read."""
+    longer matches" at 22%; the next full read flagged them again, dated anew. A flag for
+    markers (a takeover) never comes here: it is held (`_takeover_held`)."""
     scores = judgement.scores
     flagged = _entry_drifts(state, scores.keys())
-    back = {
-        key
-        for key, score in scores.items()
-        if score >= drift.LOW_SCORE
-        and not (key in flagged and drift.names_markers(flagged[key].reason))
-    }
+    back = {key for key, score in scores.items() if score >= drift.LOW_SCORE}
     judged = flagged.keys() & scores.keys()
     held = judged - back
     if not held:
@@ -1177,6 +1171,32 @@ def _short_cleared(state: LinkState, judgement: PageJudgement) -> tuple[LinkStat
         for key in sorted(judged - held, key=entry_order)
     ]
     return new, changes
+
+
+def _takeover_held(state: LinkState, judgement: PageJudgement) -> bool:
+    """Whether a read short of its sample (`PageJudgement.cut_short`) that found no markers
+    leaves the link's flag as it is, a takeover's (markers, `drift.names_markers`) being
+    among it: such a read never reached the text's end, where spam injected into a long
+    page's footer lies (read from its tail), as `drift.judge_emptied` holds an emptied
+    page's flag on a cut read. Cleared by the guide's score, a takeover was "matches again"
+    for the guide alone on every slow night; after slow nights in a row (`slow_run`), whose
+    short read is judged by its score, it was cleared for the page's one entry, and on a
+    shared page turned into "no longer matches" of the entries the read never reached.
+
+    A flag clears only on a read that covered as much as the one that raised it. Kept
+    simple: a read short of its sample covers less than any read that reached the sample
+    (and the page's end, or its tail), and which read raised a flag is not kept; so a
+    takeover a short read saw waits for a full read too (on a host slow every night, for a
+    curator's look): a warning held too long rather than a takeover lost. A takeover
+    concerns every entry: the read changes nothing else of the flag either. What it sees it
+    raises (markers in the lines it read). Other flags it clears only by what it read, as a
+    full read would: an entry's own score (a floor of the full read's, `_short_cleared`, or
+    judged as one in a slow run), the entry's words back in its text
+    (`drift.judge_emptied`), a page naming the entry (`drift.judge_replaced_document`)."""
+    if not judgement.cut_short or any(v.markers for v, _ in judgement.drifted.values()):
+        return False
+    reasons = [state.drift_reason, *(e.reason for e in state.drift_entries or ())]
+    return any(reason is not None and drift.names_markers(reason) for reason in reasons)
 
 
 def drifted_from(state: LinkState, entry: str) -> bool:

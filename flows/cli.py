@@ -1237,8 +1237,9 @@ def db_prune(
         raise typer.Exit(130) from None
     typer.echo(
         f"Deleted {result.deleted} observation(s) checked before {result.cutoff:%Y-%m-%d %H:%M} "
-        f"UTC; kept {result.kept_old} older one(s) as each URL's latest, last working check "
-        "or drift history."
+        f"UTC; kept {result.kept_old} older one(s): each URL's latest, its last working check, "
+        "its drift history and last three judged reads, its tries not sent since its last "
+        "check (its host away), and each edited entry's first check of its new URL."
     )
     reports = prune_run_reports(settings, engine, result.cutoff)
     if reports.folder is not None:

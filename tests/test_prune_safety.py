@@ -208,3 +208,24 @@ def test_a_full_run_holding_its_lease_before_its_run_is_recorded_puts_the_vacuum
     assert result.compact_later is not None
     assert f"a full run holding lease 'full-run' ({holder}, until " in result.compact_later
     assert result.not_compacted is None
+
+
+def test_cli_prune_says_every_kind_of_older_observation_it_kept(engine: Engine) -> None:
+    """Its closing line names what the older observations it kept are, as `--keep-days`'s
+    help and the README do: it left out each link's last three judged reads (2ce07b7,
+    `drift.SHORT_READS`), its tries not sent and an edited entry's first check."""
+    result = CliRunner().invoke(
+        app, ["db", "prune", "--keep-days", "2", "--no-vacuum", "--db", _url(engine)]
+    )
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stdout.split())
+    assert "Deleted 27 observation(s)" in said and "kept 3 older one(s)" in said, said
+    for kept in (
+        "latest",
+        "last working check",
+        "drift history",
+        "last three judged reads",
+        "tries not sent",
+        "first check of its new URL",
+    ):
+        assert kept in said, (kept, said)

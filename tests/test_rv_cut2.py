@@ -117,6 +117,28 @@ def test_a_short_read_does_not_settle_the_read_an_edit_is_owed(
 SPAM_FOOTER = "Slot gacor maxwin hari ini. Daftar slot online RTP live tertinggi."
 
 
+def footer_read(
+    engine: Engine, day: float, *, cut: bool, short: str = f"{d1.TITLE}. {d1.GUIDE}"
+) -> list[str]:
+    """Night `day`'s read of the shared page (`test_d1_drift_per_entry`) with spam in its
+    footer: in full (its tail read), or `cut` on a slow night after its text `short` (its
+    first 256 KiB); its drift events, as "kind rid", sorted."""
+    obs = make_observation(
+        d1.URL,
+        checked_at=days(day),
+        title=d1.TITLE,
+        text_sample_packed=pack_text(short if cut else d1.ALL),
+        text_tail_packed=None if cut else pack_text(f"{d1.MORE} {SPAM_FOOTER}"),
+        content_type="text/html",
+        text_cut=cut,
+        bytes_read=SLOW_BODY_BYTES if cut else 400_000,
+    )
+    events = store.record_observations(engine, None, [obs], d1.HEALTH, now=days(day))
+    return sorted(
+        f"{e.kind} {d1.rid_of(engine, e.resource_id)}" for e in events if e.kind.startswith("drift")
+    )
+
+
 def test_a_short_read_keeps_a_takeover_seen_in_the_footer(tmp_path: Path) -> None:
     """The shared page was read in full with spam in its footer (its tail): a takeover,
     flagged on every entry. A slow night's read stops after the guide's paragraph, the
@@ -129,32 +151,13 @@ def test_a_short_read_keeps_a_takeover_seen_in_the_footer(tmp_path: Path) -> Non
         sync_catalogs(engine, load_catalogs([catalog_file]), now=days(0))
         for day in (0, 1):
             d1.night(engine, day, d1.ALL)
-
-        def read(day: float, *, cut: bool) -> list[str]:
-            obs = make_observation(
-                d1.URL,
-                checked_at=days(day),
-                title=d1.TITLE,
-                text_sample_packed=pack_text(f"{d1.TITLE}. {d1.GUIDE}" if cut else d1.ALL),
-                text_tail_packed=None if cut else pack_text(f"{d1.MORE} {SPAM_FOOTER}"),
-                content_type="text/html",
-                text_cut=cut,
-                bytes_read=SLOW_BODY_BYTES if cut else 400_000,
-            )
-            events = store.record_observations(engine, None, [obs], d1.HEALTH, now=days(day))
-            return sorted(
-                f"{e.kind} {d1.rid_of(engine, e.resource_id)}"
-                for e in events
-                if e.kind.startswith("drift")
-            )
-
-        assert read(2, cut=False) == [
+        assert footer_read(engine, 2, cut=False) == [
             "drift_detected directory",
             "drift_detected guide",
             "drift_detected poster",
         ]
         assert d1.drifted_entries(engine) is None  # a takeover: every entry
-        assert read(3, cut=True) == []
+        assert footer_read(engine, 3, cut=True) == []
         assert d1.drifted_entries(engine) is None
         assert d1.flagged(engine) == ["directory", "guide", "poster"]
-        assert read(4, cut=False) == []
+        assert footer_read(engine, 4, cut=False) == []
