@@ -205,3 +205,31 @@ def test_rv_hygiene_a_fiscal_years_report_published_after_it_is_no_mismatch(titl
     its end ("2006 to 2011", 2012)."""
     findings = _lint(_entry("a", title=title, year=2016))
     assert [str(f) for f in findings if f.code == "year_mismatch"] == []
+
+
+# --- where a finding points ------------------------------------------------------------------
+
+
+def test_rv_hygiene_a_field_written_empty_is_found_at_its_line(tmp_path: Path) -> None:
+    """The toolkit writes `year: null` in every entry without a year. `missing_year`
+    pointed at the entry's first line with "add a 'year:' if it is known"; a curator who
+    adds one there gets "the key 'year' is written twice" and a catalog that no longer
+    loads. README: a finding names "the line of the field it is about". So did an empty
+    `description:` (a warning, in the report too)."""
+    path = tmp_path / "kit.yaml"
+    path.write_text(
+        "collection:\n  title: Kit\nresources:\n"
+        "- id: a\n"
+        "  title: A guide for officers\n"
+        "  url: https://example.org/a\n"
+        "  description:\n"
+        "  publisher: P\n"
+        "  type: guide\n"
+        "  year: null\n"
+    )
+    found = {f.code: f for f in lint(load_catalogs([path]))}
+    assert (found["missing_description"].line, found["missing_description"].field) == (
+        7,
+        "description",
+    )
+    assert (found["missing_year"].line, found["missing_year"].field) == (10, "year")
