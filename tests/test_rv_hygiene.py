@@ -19,6 +19,7 @@ What a curator relies on here:
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,13 +31,21 @@ from selectolax.lexbor import LexborHTMLParser
 from catalog import store
 from catalog.db import engine_for
 from catalog.hygiene import Finding, lint
-from catalog.model import Batch, Catalog, Resource, Target
+from catalog.model import Batch, Catalog, Hop, Resource, Target
+from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings, HealthSettings, Settings, load_settings
-from catalog.source import load_catalogs
+from catalog.source import load_catalog, load_catalogs
 from catalog.sync import sync_catalogs
 from catalog.upgrades import check_batch_with_upgrades
 from reports import publish_report
-from tests.factories import public_resolver
+from tests.factories import (
+    days,
+    make_observation,
+    migrated_sqlite,
+    public_resolver,
+    settings_for,
+    stored_night,
+)
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 
@@ -233,3 +242,33 @@ def test_rv_hygiene_a_field_written_empty_is_found_at_its_line(tmp_path: Path) -
         "description",
     )
     assert (found["missing_year"].line, found["missing_year"].field) == (10, "year")
+
+
+# --- url_shortener ---------------------------------------------------------------------------
+
+
+def test_rv_hygiene_a_shortener_row_says_where_it_leads(tmp_path: Path) -> None:
+    """The checks followed https://bit.ly/3abcXYZ (302) to the guide's PDF. The hygiene
+    row said "replace it with the address it leads to (the check report shows where it
+    ends)", yet neither named that address nor linked the resource's page that does
+    ("Ended at"); the index links that page nowhere (the curator must find it through the
+    bit.ly host's page)."""
+    short, target = "https://bit.ly/3abcXYZ", "https://www.example.gov/survivor-guide.pdf"
+    path = tmp_path / "kit.yaml"
+    path.write_text(
+        "collection:\n  title: Kit\nresources:\n"
+        f"- {{id: short, title: Survivor guide, url: '{short}', publisher: P, type: guide,"
+        " year: 2024, description: D}\n"
+    )
+    engine = migrated_sqlite(tmp_path / "lh.db")
+    sync_catalogs(engine, [load_catalog(path)], now=days(0))
+    for n in range(2):
+        seen = make_observation(
+            short, Outcome.OK, days(n), final_url=target, chain=(Hop(short, 302),), title="G"
+        )
+        stored_night(engine, n, [seen], HealthSettings())
+    settings = replace(settings_for(engine, [path]), reports_dir=tmp_path / "reports")
+    page = LexborHTMLParser(publish_report(settings, clock=lambda: days(1.1)).read_text())
+    (row,) = page.css('#hygiene tr[data-code="url_shortener"]')
+    links = [a.attributes.get("href") or "" for a in row.css("a")]
+    assert target in row.text() or any("resources/" in href for href in links), row.html
