@@ -411,23 +411,40 @@ def _fields(entry: _Entry) -> Iterable[Finding]:
     for name in ("description", "publisher", "type"):
         value = getattr(r, name)
         if value is None or not str(value).strip():
+            # Written empty (`description:`), the key is where to fill it in: a second
+            # `description:` added to the entry makes the catalog refuse to load.
+            written = value is not None or name in r.written_empty
             yield entry.finding(
                 f"missing_{name}",
                 f"no {name}",
-                f"add a '{name}:' to the entry",
-                # a blank value is written somewhere; an absent (or null) one is the entry's
-                field=None if value is None else name,
+                f"fill in the entry's empty '{name}:'"
+                if written
+                else f"add a '{name}:' to the entry",
+                field=name if written else None,
             )
     named = _years_in(r.title)
     if r.year is None:
+        written = "year" in r.written_empty
         if len(named) == 1:
             yield entry.finding(
                 "missing_year",
                 f"no year, but the title names {named[0]}",
-                f"add 'year: {named[0]}' if that is when it was published",
+                (
+                    f"fill in the entry's empty 'year:' with {named[0]}"
+                    if written
+                    else f"add 'year: {named[0]}'"
+                )
+                + " if that is when it was published",
+                field="year" if written else None,
             )
         else:
-            yield entry.finding("missing_year", "no year", "add a 'year:' if it is known")
+            yield entry.finding(
+                "missing_year",
+                "no year",
+                ("fill in the entry's empty 'year:'" if written else "add a 'year:'")
+                + " if it is known",
+                field="year" if written else None,
+            )
     elif named and not _year_agrees(r.year, named):
         title_years = " and ".join(str(y) for y in named)
         yield entry.finding(
