@@ -171,7 +171,10 @@ FINDING_CODES: dict[str, FindingKind] = {
     "year_mismatch": FindingKind(
         Level.WARNING,
         "Year differs from the title",
-        "The entry's year disagrees with the year its title names.",
+        "The entry's year disagrees with the year its title names. A fiscal year's report "
+        "comes out once the year has ended: a title naming one (`FY 2015`, `FY15`, `Fiscal "
+        "Year 2015`) allows the year after it too, as a span (`2006-2011`) allows a year "
+        "after its end.",
     ),
     "comma_in_list": FindingKind(
         Level.WARNING,
@@ -411,24 +414,41 @@ def _fields(entry: _Entry) -> Iterable[Finding]:
     for name in ("description", "publisher", "type"):
         value = getattr(r, name)
         if value is None or not str(value).strip():
+            # Written empty (`description:`), the key is where to fill it in: a second
+            # `description:` added to the entry makes the catalog refuse to load.
+            written = value is not None or name in r.written_empty
             yield entry.finding(
                 f"missing_{name}",
                 f"no {name}",
-                f"add a '{name}:' to the entry",
-                # a blank value is written somewhere; an absent (or null) one is the entry's
-                field=None if value is None else name,
+                f"fill in the entry's empty '{name}:'"
+                if written
+                else f"add a '{name}:' to the entry",
+                field=name if written else None,
             )
-    named = _years_in(r.title)
+    named, fiscal = _years_in(r.title)
     if r.year is None:
+        written = "year" in r.written_empty
         if len(named) == 1:
             yield entry.finding(
                 "missing_year",
                 f"no year, but the title names {named[0]}",
-                f"add 'year: {named[0]}' if that is when it was published",
+                (
+                    f"fill in the entry's empty 'year:' with {named[0]}"
+                    if written
+                    else f"add 'year: {named[0]}'"
+                )
+                + " if that is when it was published",
+                field="year" if written else None,
             )
         else:
-            yield entry.finding("missing_year", "no year", "add a 'year:' if it is known")
-    elif named and not _year_agrees(r.year, named):
+            yield entry.finding(
+                "missing_year",
+                "no year",
+                ("fill in the entry's empty 'year:'" if written else "add a 'year:'")
+                + " if it is known",
+                field="year" if written else None,
+            )
+    elif named and not _year_agrees(r.year, named, fiscal):
         title_years = " and ".join(str(y) for y in named)
         yield entry.finding(
             "year_mismatch",
@@ -883,19 +903,54 @@ _YEAR = re.compile(r"(?<![0-9])(19[0-9]{2}|20[0-9]{2})(?![0-9])")
 _NOT_WORD = re.compile(r"[^\w]+")
 
 
-def _years_in(title: str) -> list[int]:
+#: A fiscal year, or a span of them: "FY 2015", "FY15", "Fiscal Year (FY) 2015", "fiscal
+#: years 2014-2015", "FY2014-15", "FY 2014 and FY 2015".
+_FISCAL = re.compile(
+    r"\b(?:FY|fiscal[ -]+years?(?:\s*\(FY\))?)\s*[-']?\s*"
+    r"((?:19|20)[0-9]{2}|[0-9]{2})(?![0-9])"
+    r"(?:\s*(?:-|–|—|/|to|through|and)\s*(?:FY\s*[-']?\s*)?"
+    r"((?:19|20)[0-9]{2}|[0-9]{2})(?![0-9]))?",
+    re.IGNORECASE,
+)
+
+
+def _years_in(title: str) -> tuple[list[int], frozenset[int]]:
+    """The years `title` names, in order, and those of them it names as fiscal years
+    (two-digit ones, "FY15", included)."""
+    found = [(m.start(), int(m.group(1))) for m in _YEAR.finditer(title)]
+    fiscal: set[int] = set()
+    for match in _FISCAL.finditer(title):
+        start = _full_year(match.group(1))
+        end = _full_year(match.group(2), after=start) if match.group(2) else None
+        for at, year in ((match.start(1), start), (match.start(2), end)):
+            if year is not None:
+                fiscal.add(year)
+                found.append((at, year))
     years: list[int] = []
-    for match in _YEAR.finditer(title):
-        year = int(match.group(1))
+    for _, year in sorted(found):
         if year not in years:
             years.append(year)
-    return years
+    return years, frozenset(fiscal)
 
 
-def _year_agrees(year: int, named: Sequence[int]) -> bool:
-    """One named year must match; a span ("2006-2011") allows up to a year after its end."""
+def _full_year(digits: str, after: int | None = None) -> int | None:
+    """A fiscal year's number as four digits: "15" is 2015 (1999 for "99"); the end of a
+    span ("FY2014-15") must come after its start."""
+    if len(digits) == 4:
+        year = int(digits)
+    elif after is not None:
+        year = after - after % 100 + int(digits)
+    else:
+        year = (2000 if int(digits) < 50 else 1900) + int(digits)
+    return year if after is None or year > after else None
+
+
+def _year_agrees(year: int, named: Sequence[int], fiscal: Collection[int] = ()) -> bool:
+    """One named year must match, or, named as a fiscal year, be the year after it (a
+    fiscal year's report comes out once it has ended); a span ("2006-2011") allows up to
+    a year after its end."""
     if len(named) == 1:
-        return year == named[0]
+        return year == named[0] or (named[0] in fiscal and year == named[0] + 1)
     return min(named) <= year <= max(named) + 1
 
 

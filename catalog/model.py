@@ -49,6 +49,9 @@ class Resource:
     extra: Mapping[str, Any] = field(default_factory=dict)
     #: 1-based line of the entry in its file, for messages.
     line: int | None = None
+    #: Fields the entry itself writes without a value (`year:`, `year: null`, an empty
+    #: CSV cell): lint points at their lines and says to fill them in, not to add them.
+    written_empty: frozenset[str] = field(default=frozenset(), compare=False)
 
     def fields_dict(self) -> dict[str, Any]:
         """The curator's data, comparable between syncs (no line numbers)."""

@@ -27,6 +27,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -513,6 +514,8 @@ class _Entry:
     lines: dict[str, int | None] = field(default_factory=dict)
     #: Lines of the items of list fields, when the format knows them.
     item_lines: dict[str, list[int | None]] = field(default_factory=dict)
+    #: Keys the entry has through a merge (`<<: *base`), not written in it.
+    merged: set[str] = field(default_factory=set)
 
 
 #: Characters libyaml counts as line breaks and ruamel does not: with one of them in the
@@ -1094,6 +1097,8 @@ def _yaml_entries(text: str, found: _Findings) -> tuple[dict[str, Any], list[_En
             )
             continue
         entry = _Entry(line=_node_line(item, item_line))
+        if item.merge:
+            entry.merged = {str(key) for key in item} - {str(k) for k, _ in item.non_merged_items()}
         for key, value in item.items():
             name = str(key)
             entry.values[name] = value
@@ -1652,7 +1657,26 @@ def _resource(entry: _Entry, found: _Findings) -> Resource | None:
         notes=texts["notes"],
         extra=extra,
         line=entry.line,
+        written_empty=_written_empty(entry),
     )
+
+
+def _written_empty(entry: _Entry) -> frozenset[str]:
+    """The fields of `RESOURCE_FIELDS` the entry writes itself, without a value."""
+    names = [name for name, value in entry.values.items() if value is None]
+    if not names:
+        return _NOTHING
+    return _one_set(frozenset(names).intersection(RESOURCE_FIELDS).difference(entry.merged))
+
+
+_NOTHING: frozenset[str] = frozenset()
+
+
+@cache
+def _one_set(names: frozenset[str]) -> frozenset[str]:
+    """One set per combination of fields (a handful), not one per entry: a catalog may
+    write `year: null` in each of 100,000 entries."""
+    return names
 
 
 # --- small helpers -----------------------------------------------------------------------------
