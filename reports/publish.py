@@ -940,7 +940,7 @@ def _replacement(f: Finding) -> str | None:
 def _findings(
     findings: Sequence[Finding] | None,
     confirmed: Mapping[tuple[str, str], str],
-    found: Mapping[tuple[str, str], tuple[str, str]],
+    found: Mapping[tuple[str, str], tuple[str, str]] | None = None,
 ) -> list[Finding]:
     """The `http_url` findings of `confirmed` (`_confirmed_https`) say their fix is
     confirmed; their command, which puts that URL in place, stands as it is. Those whose
@@ -952,7 +952,7 @@ def _findings(
         entry = (f.collection, f.resource_id)
         if f.code == "http_url" and (url := confirmed.get(entry)):
             f = replace(f, fix=f"The https form {url} serves the same page; switch to it.")
-        elif f.code == "http_url" and (other := _found_at(f, found.get(entry))):
+        elif f.code == "http_url" and (other := _found_at(f, (found or {}).get(entry))):
             f = replace(f, fix=other, command=None)
         out.append(f)
     return out
