@@ -263,6 +263,7 @@ def lint(
     ambiguous = _ids_in_several(catalogs) | frozenset(shared_ids)
     findings: list[Finding] = []
     links: dict[str, tuple[bool, str]] = {}
+    https_forms: list[tuple[_Entry, str, str]] = []
     entries = sum(len(c.resources) for c in catalogs)
     # 20,000 entries take 2 to 3 s, after the 1 to 4 s of reading them.
     with still_working("Linting catalog entries", entries) as working:
@@ -272,10 +273,11 @@ def lint(
                 entry = _Entry(catalog, resource, resource.id in ambiguous)
                 findings.extend(_fields(entry))
                 findings.extend(_review(entry, moment, today))
-                findings.extend(_url(entry))
+                findings.extend(_url(entry, https_forms))
                 _add_link(links, resource.url)  # right after `_url`: the URL is parsed already
                 working.done += 1
         working.what, working.done = "Looking for duplicate URLs and titles", None
+        findings.extend(_http_urls(https_forms, catalogs, links))
         findings.extend(_duplicate_urls(catalogs, ambiguous, links))
         findings.extend(_likely_duplicate_urls(catalogs, ambiguous, links))
         findings.extend(_near_duplicate_titles(catalogs, ambiguous, links))
@@ -497,7 +499,10 @@ def _names_zone(value: object) -> bool:
         return False
 
 
-def _url(entry: _Entry) -> Iterable[Finding]:
+def _url(entry: _Entry, https_forms: list[tuple[_Entry, str, str]]) -> Iterable[Finding]:
+    """The findings about the form of the entry's URL, each fix building on the ones before
+    it (none puts back what another takes out). Its https form, if any, goes to
+    `https_forms`: whether another entry already has it is known once all are read."""
     url = entry.resource.url
     hidden = invisible_characters(url, controls=False)  # controls: the loader's business
     if hidden:
@@ -533,15 +538,6 @@ def _url(entry: _Entry) -> Iterable[Finding]:
             field="url",
         )
         url = encoded
-    upgrade = https_upgrade_candidate(url)
-    if upgrade is not None:
-        yield entry.finding(
-            "http_url",
-            f"the URL uses http:// ({url})",
-            f"switch to {upgrade} if it serves the same page (the check run compares them)",
-            ("replace-url", upgrade),
-            field="url",
-        )
     params = tracking_params(url)
     if params:
         clean = without_tracking(url)
@@ -552,6 +548,10 @@ def _url(entry: _Entry) -> Iterable[Finding]:
             ("replace-url", clean),
             field="url",
         )
+        url = clean  # the https form leaves them out too: two fixes must not undo each other
+    upgrade = https_upgrade_candidate(url)
+    if upgrade is not None:
+        https_forms.append((entry, url, upgrade))  # `_http_urls`, once every URL is known
     if is_shortener(url):
         yield entry.finding(
             "url_shortener",
@@ -559,6 +559,48 @@ def _url(entry: _Entry) -> Iterable[Finding]:
             "replace it with the address it leads to (the check report shows where it ends)",
             field="url",
         )
+
+
+def _http_urls(
+    https_forms: Sequence[tuple[_Entry, str, str]],
+    catalogs: Sequence[Catalog],
+    links: dict[str, tuple[bool, str]],
+) -> Iterable[Finding]:
+    """`http_url` for each (entry, its URL as `_url` left it, that URL's https form).
+
+    Where another entry of the collection already has the https form, switching would make
+    the two a `duplicate_url` error: the finding names that entry and offers no command
+    (the pair is `likely_duplicate_url`'s: keep one). Not where either entry is marked as
+    meant (`shared_url: true`), which no `duplicate_url` reports."""
+    if not https_forms:
+        return
+    wanted = {(e.catalog.key, canonical_url(upgrade)) for e, _, upgrade in https_forms}
+    taken: dict[tuple[str, str], str] = {}
+    for catalog in catalogs:
+        for r in catalog.resources:
+            valid, key = links[r.url]
+            if valid and (catalog.key, key) in wanted and not _intended(r):
+                taken.setdefault((catalog.key, key), r.id)
+    for entry, url, upgrade in https_forms:
+        other = taken.get((entry.catalog.key, canonical_url(upgrade)))
+        if other is None or other == entry.resource.id or _intended(entry.resource):
+            yield entry.finding(
+                "http_url",
+                f"the URL uses http:// ({url})",
+                f"switch to {upgrade} if it serves the same page (the check run compares them)",
+                ("replace-url", upgrade),
+                field="url",
+            )
+        else:
+            yield entry.finding(
+                "http_url",
+                f"the URL uses http:// ({url})",
+                f"its https form, {upgrade}, is already {other}'s URL: keep one of the two "
+                "entries rather than switch this one to it (that would make the two a "
+                "duplicate_url)",
+                related=(other,),
+                field="url",
+            )
 
 
 def _unplain_words(url: str, plain: str) -> str:
@@ -691,8 +733,8 @@ def _likely_duplicate_urls(
 ) -> Iterable[Finding]:
     """Entries of one collection whose URLs `canonical_url` keeps apart (a server may
     answer differently) but that differ only in the scheme or a trailing `/`. Each is
-    fetched and judged on its own, so nothing else says so: `http_url` even suggests the
-    https form that the other entry already is."""
+    fetched and judged on its own, so nothing else says so (`http_url` names the entry
+    that already has its https form; `near_duplicate_title` leaves such a pair to this)."""
     groups: dict[tuple[str, str], list[tuple[_Entry, str]]] = defaultdict(list)
     for catalog in catalogs:
         for r in catalog.resources:
@@ -790,6 +832,9 @@ def _near_duplicate_titles(
             continue  # (a `duplicate_of` another URL is `bad_duplicate_of`'s business)
         if _other_languages(a.resource, b.resource):
             continue  # an English and a Spanish edition: both meant
+        loose = _loose_key(links, a) if a.catalog.key == b.catalog.key else None
+        if loose is not None and loose == _loose_key(links, b):
+            continue  # probably one page (`likely_duplicate_url`): the pair is reported once
         label = _label(a, b)  # once per pair, at the later entry, as duplicate URLs
         yield b.finding(
             "near_duplicate_title",
@@ -889,6 +934,13 @@ def _other_languages(a: Resource, b: Resource) -> bool:
     document in two languages share a title but for the language's name."""
     ours, theirs = ({lang.strip().casefold() for lang in r.languages} for r in (a, b))
     return bool(ours) and bool(theirs) and ours != theirs
+
+
+def _loose_key(links: dict[str, tuple[bool, str]], entry: _Entry) -> str | None:
+    """The entry's `loose_url_key`, as `_likely_duplicate_urls` groups it; None for an
+    invalid URL, whose key matches nothing (not even another one's)."""
+    valid, key = links[entry.resource.url]
+    return loose_url_key(key) if valid else None
 
 
 def _label(other: _Entry, this: _Entry) -> str:

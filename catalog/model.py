@@ -203,6 +203,10 @@ class Observation:
     text_cut_steady: bool = False
     #: The replacement a curator should consider (final URL of a permanent redirect).
     suggested_url: str | None = None
+    #: What the https form of this working http link served when this check tried it
+    #: (`catalog.upgrades`) and it was not this page: "another page ('Parked domain')",
+    #: "no page (Timed out)". None: not tried, or the same page (`suggested_url`). Stored.
+    https_found: str | None = None
     #: The link's stored fingerprint of a body's first bytes (a file first read slowly),
     #: when `fingerprint` is of a longer read that begins with the same bytes: the longer
     #: fingerprint becomes the baseline without counting as a change (`catalog.health`).

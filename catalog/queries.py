@@ -1858,6 +1858,31 @@ def https_suggestions(engine: Engine) -> dict[tuple[str, str], str]:
     synced: the report applies it only to an entry whose URL in the file still leads
     there, and offers the entry's own https form (`reports.publish._confirmed_https`).
     """
+    query = _newest_read_of_http_links(Observation.suggested_url).where(
+        Observation.suggested_url.like("https://%")
+    )
+    with session_scope(engine) as session:
+        return {(key, rid): url for key, rid, url in session.execute(query) if url}
+
+
+def https_found(engine: Engine) -> dict[tuple[str, str], tuple[str, str]]:
+    """(collection key, resource id) -> (the link's URL, what its https form served) for
+    the working http links whose newest read found the https form not to serve their page
+    (`Observation.https_found`: a parked domain, an error): the report then offers no
+    switch to it, and says what the check found. Read as `https_suggestions` is; the link's
+    URL lets the report apply it only to an entry whose URL in the file still leads there.
+    """
+    query = _newest_read_of_http_links(Observation.url, Observation.https_found).where(
+        Observation.https_found.is_not(None), Observation.suggested_url.is_(None)
+    )
+    with session_scope(engine) as session:
+        return {(key, rid): (url, found) for key, rid, url, found in session.execute(query)}
+
+
+def _newest_read_of_http_links(*columns: Any) -> Select[Any]:
+    """(collection key, resource id, `columns` of `Observation`) of each active entry at an
+    `http://` link that works, from its link's newest observation with a fetched page (a
+    fingerprint): where `catalog.upgrades` tried the https form."""
     latest = aliased(Observation)
     http_ok = (
         Resource.removed_at.is_(None),
@@ -1882,18 +1907,12 @@ def https_suggestions(engine: Engine) -> dict[tuple[str, str], str]:
         .group_by(fetched.link_id)
         .subquery()
     )
-    query = (
-        select(Collection.key, Resource.rid, Observation.suggested_url)
+    return (
+        select(Collection.key, Resource.rid, *columns)
         .join(Collection, Collection.id == Resource.collection_id)
         .join(Link, Link.id == Resource.link_id)
         .join(latest, latest.id == Link.last_observation_id)
         .join(newest_fetched, newest_fetched.c.link_id == Link.id)
         .join(Observation, Observation.id == newest_fetched.c.id)
-        .where(
-            *http_ok,
-            Observation.outcome == Outcome.OK.value,
-            Observation.suggested_url.like("https://%"),
-        )
+        .where(*http_ok, Observation.outcome == Outcome.OK.value)
     )
-    with session_scope(engine) as session:
-        return {(key, rid): url for key, rid, url in session.execute(query) if url}

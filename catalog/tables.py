@@ -260,6 +260,9 @@ class Observation(Base):
     bytes_read: Mapped[int] = mapped_column(Integer, default=0)
     not_modified: Mapped[bool] = mapped_column(Boolean, default=False)
     suggested_url: Mapped[str | None] = mapped_column(Text)
+    #: What the https form of a working http link served instead of its page, when the
+    #: check tried it (`Observation.https_found`); NULL when not tried, or the same page.
+    https_found: Mapped[str | None] = mapped_column(Text)
     #: Lowest drift.relevance score of the page against the entries using the link.
     relevance: Mapped[float | None] = mapped_column(Float)
     #: {"<resources.id>": score} for pages with enough text to judge (drift history).

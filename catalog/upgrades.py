@@ -2,7 +2,8 @@
 
 Input: one batch's observations. Output: the same observations, with `suggested_url`
 set to the https form where it was shown to serve the same content (same final page,
-fingerprint or title — `catalog.hygiene.same_content`). Only links that answered OK over
+fingerprint or title — `catalog.hygiene.same_content`), and `https_found` saying what it
+served instead where it was tried and did not. Only links that answered OK over
 plain http with their page fetched are tried: an http link that redirects permanently to
 https already carries that suggestion, and a HEAD-only check has nothing to compare, so
 the https probe costs one extra fetch per link only when its fingerprint is due (weekly by
@@ -50,11 +51,31 @@ async def confirm_https_async(
     answers = await check_targets(targets, settings, **check_kwargs)
     by_https = {t.url: obs for t, obs in zip(targets, answers, strict=True)}
     return [
-        replace(obs, suggested_url=wanted[obs.url])
-        if obs.url in wanted and same_content(obs, by_https[wanted[obs.url]])
-        else obs
+        _judged(obs, wanted[obs.url], by_https[wanted[obs.url]]) if obs.url in wanted else obs
         for obs in observations
     ]
+
+
+def _judged(obs: Observation, https: str, https_obs: Observation) -> Observation:
+    """`obs` with its https form's verdict: `suggested_url` when it serves the same page,
+    else `https_found`, what it served instead (the report then offers no switch)."""
+    if same_content(obs, https_obs):
+        return replace(obs, suggested_url=https)
+    if https_obs.held or https_obs.outcome is Outcome.NETWORK_UNAVAILABLE:
+        return obs  # not asked (its host away, our network down): nothing found
+    return replace(obs, https_found=https_found(https_obs))
+
+
+def https_found(https_obs: Observation) -> str:
+    """What an https form that is not the http page served, in words: "another page
+    ('Parked domain')", "a permanent redirect to https://example.org/", "no working page
+    (Timed out)"."""
+    if https_obs.outcome.is_ok:
+        title = " ".join((https_obs.title or "").split())
+        return f"another page ({title!r})" if title else "another page"
+    if https_obs.outcome is Outcome.REDIRECTED_PERMANENT and https_obs.final_url:
+        return f"a permanent redirect to {https_obs.final_url}"
+    return f"no working page ({https_obs.outcome.label})"
 
 
 def confirm_https(

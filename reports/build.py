@@ -54,7 +54,7 @@ from catalog.queries import (
 from catalog.settings import HealthSettings
 from catalog.store import DecisionRecord, ResourceHistory
 from catalog.text import in_sentence
-from catalog.urls import without_password
+from catalog.urls import is_shortener, without_password
 from reports.changes import by_turns, changes_since
 from reports.context import (
     BROKEN_STATE,
@@ -462,7 +462,9 @@ def with_findings(
     """
     return replace(
         ctx,
-        hygiene=_defer_url_fixes(hygiene_rows(findings), ctx, frozenset(confirmed)),
+        hygiene=_defer_url_fixes(
+            _shorteners_ends(hygiene_rows(findings), ctx), ctx, frozenset(confirmed)
+        ),
         hygiene_info=sum(f.level is Level.INFO for f in findings),
     )
 
@@ -482,6 +484,30 @@ _DEFERRED_SNOOZED_FIX = (
     "follow the link's own fix on its page (it is snoozed, so not under What to fix "
     "first): it replaces this URL (see then whether the new one needs tidying)"
 )
+
+
+def _shorteners_ends(rows: tuple[HygieneRow, ...], ctx: ReportContext) -> tuple[HygieneRow, ...]:
+    """A link shortener's row names the address its link's last check ended at (the
+    resource's "Ended at", or the new address of a permanent redirect): the one to put in
+    its place, which the curator had to look up on the resource's page, linked nowhere
+    from the row. No command: the curator sees first that it is the page meant."""
+    if not any(f.code == "url_shortener" for f in rows):
+        return rows
+    ends = {
+        (r.collection_key, r.resource_id): end
+        for r in ctx.resources
+        if (end := r.final_url or r.suggested_url) and is_shortener(r.url)
+    }
+    return tuple(
+        replace(
+            f,
+            fix="replace it with the address it leads to: the last check ended at "
+            f"{without_password(end)}",
+        )
+        if f.code == "url_shortener" and (end := ends.get((f.collection, f.resource_id)))
+        else f
+        for f in rows
+    )
 
 
 def _defer_url_fixes(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import shlex
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -695,6 +696,15 @@ class ReportContext:
     earlier_run_notice: str | None = None
     #: The `--config` and `--db` its commands carry (`catalog.commands.command_options`).
     command_options: tuple[str, ...] = ()
+
+    @property
+    def lint_command(self) -> str:
+        """`linkhealth catalog lint`, as pasted where the report's other commands are: with
+        its `--config` (lint takes no `--db`: it lints the files that settings file names),
+        for the findings the report leaves out or cuts."""
+        words = self.command_options
+        at = words.index("--config") if "--config" in words else len(words)
+        return shlex.join(["linkhealth", "catalog", "lint", *words[at : at + 2]])
 
     @property
     def hygiene_kinds(self) -> tuple[HygieneKind, ...]:

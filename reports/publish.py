@@ -47,6 +47,7 @@ from catalog.queries import (
     ReportData,
     ResourceRow,
     history_events,
+    https_found,
     https_suggestions,
     iter_link_history,
     iter_resources,
@@ -60,7 +61,7 @@ from catalog.queries import (
 from catalog.settings import HealthSettings, Settings
 from catalog.source import catalog_files, load_catalogs
 from catalog.store import ResourceHistory, decisions_by_resource, resource_histories
-from catalog.urls import canonical_url
+from catalog.urls import canonical_url, https_upgrade_candidate, without_tracking
 from reports.build import (
     HISTORY_LISTED,
     HISTORY_PER_RESOURCE,
@@ -256,14 +257,15 @@ def _publish(
                 options=options.words,
                 unavailable_days=settings.health.unavailable_days,
             )
-            https = https_suggestions(engine)
+            https, found = https_suggestions(engine), https_found(engine)
 
         linted = functools.cache(hygiene.result)  # None: the catalog does not load
 
         def complete(ctx: ReportContext) -> ReportContext:
             # Only the summary pages show the findings: the resource pages start without.
             confirmed = _confirmed_https(linted(), https)
-            return with_findings(ctx, _findings(linted(), confirmed), confirmed=confirmed)
+            findings = _findings(linted(), confirmed, found)
+            return with_findings(ctx, findings, confirmed=confirmed)
 
         # The view model is millions of long-lived objects; each full collection would
         # walk them all again while pages are rendered (catalog.collector).
@@ -911,9 +913,16 @@ def _confirmed_https(
         if f.code != "http_url" or entry not in https:
             continue
         own = _replacement(f)
-        if own is not None and canonical_url(own) == canonical_url(https[entry]):
+        if own is not None and _same_address(own, https[entry]):
             out[entry] = own
     return out
+
+
+def _same_address(own: str, checked: str) -> bool:
+    """Is the https URL a finding offers (`own`) the one a run checked? Its `#section` aside
+    (`canonical_url`), and its tracking parameters, which the finding's leaves out
+    (`catalog.hygiene`: the fixes of one URL build on each other) and the check kept."""
+    return canonical_url(without_tracking(own)) == canonical_url(without_tracking(checked))
 
 
 def _replacement(f: Finding) -> str | None:
@@ -929,16 +938,37 @@ def _replacement(f: Finding) -> str | None:
 
 
 def _findings(
-    findings: Sequence[Finding] | None, confirmed: Mapping[tuple[str, str], str]
+    findings: Sequence[Finding] | None,
+    confirmed: Mapping[tuple[str, str], str],
+    found: Mapping[tuple[str, str], tuple[str, str]] | None = None,
 ) -> list[Finding]:
     """The `http_url` findings of `confirmed` (`_confirmed_https`) say their fix is
-    confirmed; their command, which puts that URL in place, stands as it is."""
-    return [
-        replace(f, fix=f"The https form {url} serves the same page; switch to it.")
-        if f.code == "http_url" and (url := confirmed.get((f.collection, f.resource_id)))
-        else f
-        for f in findings or ()
-    ]
+    confirmed; their command, which puts that URL in place, stands as it is. Those whose
+    https form the newest read found not to serve the page (`found`, from
+    `catalog.queries.https_found`: the link's URL, what it served) say what it served,
+    and offer no command: it would put a parked domain's page in the catalog."""
+    out = []
+    for f in findings or ():
+        entry = (f.collection, f.resource_id)
+        if f.code == "http_url" and (url := confirmed.get(entry)):
+            f = replace(f, fix=f"The https form {url} serves the same page; switch to it.")
+        elif f.code == "http_url" and (other := _found_at(f, (found or {}).get(entry))):
+            f = replace(f, fix=other, command=None)
+        out.append(f)
+    return out
+
+
+def _found_at(f: Finding, found: tuple[str, str] | None) -> str | None:
+    """The fix of an `http_url` finding whose https form the newest read of the page found
+    serving something else, while the entry's URL in the file still leads to that link."""
+    own = _replacement(f)
+    checked = https_upgrade_candidate(found[0]) if found else None
+    if found is None or own is None or checked is None or not _same_address(own, checked):
+        return None
+    return (
+        f"keep the http:// address: the check that last read the page also fetched its "
+        f"https form, {own}, and found {found[1]}, not this page"
+    )
 
 
 def _ordered(formats: Sequence[str]) -> tuple[str, ...]:

@@ -75,6 +75,25 @@ def test_https_that_fails_is_not_suggested() -> None:
     assert obs.suggested_url is None
 
 
+@respx.mock
+def test_what_the_https_form_served_instead_is_kept() -> None:
+    """The report says what the check found there rather than "switch to https:// if it
+    serves the same page" (review rv-hygiene)."""
+    parked = b"<title>Parked domain</title><p>This domain is for sale. Buy it now.</p>"
+    respx.get("https://a.example.org/report").mock(
+        return_value=httpx.Response(200, content=parked, headers={"content-type": "text/html"})
+    )
+    respx.get("https://b.example.org/report").mock(return_value=httpx.Response(404))
+    first, second = confirm_https(
+        [_http_obs("http://a.example.org/report"), _http_obs("http://b.example.org/report")],
+        SETTINGS,
+        resolver=public_resolver,
+    )
+    assert first.https_found == "another page ('Parked domain')"
+    assert second.https_found == "no working page (Not found (404))"
+    assert first.suggested_url is None and second.suggested_url is None
+
+
 def test_only_working_plain_http_links_are_tried() -> None:
     observations = [
         _http_obs("http://a.example.org/x"),
@@ -209,6 +228,16 @@ def test_a_confirmed_upgrade_keeps_the_section_the_entry_names(isolated_cwd: Pat
     assert command[2:4] == ["report", "https://www.example.org/report#texas"]
 
 
+def test_a_confirmed_upgrade_leaves_the_tracking_parameters_out(isolated_cwd: Path) -> None:
+    """The check confirmed the https form with the entry's tracking parameters; the entry's
+    fix leaves them out (its tracking_params fix does), and stays confirmed."""
+    fix, command = _confirmed_upgrade_fix(
+        isolated_cwd, "http://www.example.org/report?utm_source=news&id=3"
+    )
+    assert fix.startswith("The https form https://www.example.org/report?id=3 serves the same")
+    assert command[2:4] == ["report", "https://www.example.org/report?id=3"]
+
+
 def test_a_confirmed_upgrade_is_not_offered_for_an_address_edited_since(
     isolated_cwd: Path,
 ) -> None:
@@ -225,14 +254,15 @@ def test_a_confirmed_upgrade_is_not_offered_for_an_address_edited_since(
 
 
 def _record_nights(
-    migrated_db_url: str, tmp_path: Path, nights: list[Observation]
-) -> dict[tuple[str, str], str]:
-    """Sync a one-entry http catalog, store one run per observation, read the suggestions."""
+    migrated_db_url: str, tmp_path: Path, nights: list[Observation], *, found: bool = False
+) -> dict[tuple[str, str], object]:
+    """Sync a one-entry http catalog, store one run per observation, read the suggestions
+    (`found`: what the https form served instead, `https_found`)."""
     from datetime import timedelta
 
     from catalog import store
     from catalog.db import open_engine
-    from catalog.queries import https_suggestions
+    from catalog.queries import https_found, https_suggestions
     from catalog.settings import HealthSettings
     from catalog.source import load_catalog
     from catalog.sync import sync_catalogs
@@ -250,7 +280,7 @@ def _record_nights(
             dated = replace(observation, checked_at=at)
             store.record_observations(engine, run_id, [dated], HealthSettings(), now=at)
             store.finish_run(engine, run_id, status="completed", now=at)
-        return https_suggestions(engine)
+        return dict(https_found(engine) if found else https_suggestions(engine))
     finally:
         engine.dispose()
 
@@ -280,6 +310,29 @@ def test_no_upgrade_is_suggested_for_a_link_that_stopped_working(
 ) -> None:
     failing = replace(HEAD_ONLY, outcome=Outcome.NOT_FOUND, reason="HEAD 404", http_status=404)
     assert _record_nights(migrated_db_url, tmp_path, [CONFIRMED, failing]) == {}
+
+
+PARKED = _http_obs(URL, https_found="another page ('Parked domain')")
+
+
+def test_what_the_https_form_served_outlives_the_head_only_nights_after_it(
+    migrated_db_url: str, tmp_path: Path
+) -> None:
+    found = _record_nights(migrated_db_url, tmp_path, [PARKED, HEAD_ONLY], found=True)
+    assert found == {("kit", "report"): (URL, "another page ('Parked domain')")}
+
+
+def test_what_the_https_form_served_gives_way_to_a_later_confirmation(
+    migrated_db_url: str, tmp_path: Path
+) -> None:
+    assert _record_nights(migrated_db_url, tmp_path, [PARKED, CONFIRMED], found=True) == {}
+
+
+def test_what_the_https_form_served_gives_way_to_a_later_read_that_did_not_try_it(
+    migrated_db_url: str, tmp_path: Path
+) -> None:
+    """A later read without the probe (`https_upgrades = false`) knows nothing of it."""
+    assert _record_nights(migrated_db_url, tmp_path, [PARKED, _http_obs(URL)], found=True) == {}
 
 
 def test_big_catalogs_are_linted_in_a_second_process_with_the_same_findings(

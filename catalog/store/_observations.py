@@ -698,6 +698,7 @@ def _observation_values(obs: Observation, run_id: int | None, link_id: int) -> d
         "bytes_read": obs.bytes_read,
         "not_modified": obs.not_modified,
         "suggested_url": obs.suggested_url,
+        "https_found": obs.https_found,
         "relevance": None,
         "relevance_scores": None,
         "contacts": list(obs.contacts) if obs.contacts is not None else None,
