@@ -74,3 +74,26 @@ def test_an_empty_path_in_the_settings_file_is_refused_naming_file_and_line(
     assert f"{config}:{len(lines)}: {name}" in result.stderr
     assert "stray" not in result.output
     assert not (isolated_cwd / "lh.db").exists()
+
+
+def test_the_library_run_refuses_the_demo_catalog_into_a_database_of_other_collections(
+    toolkit_synced: Path,
+) -> None:
+    """README, Configuration: with no settings file naming `catalogs`, "`sync`, `check` and
+    `recheck` refuse (exit 2) to put [the bundled demo toolkit] into a database named with
+    `--db`, `LINKHEALTH_DATABASE_URL` ... that already holds other collections". That guard
+    lives in the command line only (`flows.cli.refuse_demo_catalog`). The README's "Library
+    use" example (`load_settings()`, "as the CLI reads them", then `prepare_run`), run
+    from a folder without linkhealth.toml with production's LINKHEALTH_DATABASE_URL
+    exported, adds the demo's 26 entries to that database and plans their checks: the very
+    accident the guard was written for (flow runs reach `prepare_run` the same way)."""
+    from catalog.db import engine_for
+    from catalog.errors import ConfigError
+    from catalog.runs import prepare_run
+    from catalog.settings import load_settings
+    from catalog.store import stored_collections
+
+    settings = load_settings()  # LINKHEALTH_DATABASE_URL=sqlite:///var/lh.db, no toml here
+    with pytest.raises(ConfigError, match="demo"):
+        prepare_run(settings, trigger="script")
+    assert stored_collections(engine_for(settings.database_url)) == {"toolkit"}
