@@ -52,7 +52,7 @@ from catalog.queries import (
 )
 from catalog.settings import Settings
 from catalog.source import catalog_files, load_catalogs
-from catalog.sync import SyncResult, sync_catalogs
+from catalog.sync import SyncResult, refuse_demo_catalog, sync_catalogs
 from catalog.text import backtick_fence, clauses, code_span, counted, in_sentence
 
 if TYPE_CHECKING:  # catalog.runs is heavy (httpx, canaries); only its type is used
@@ -350,6 +350,7 @@ def plan_recheck(
     engine = engine_for(settings.database_url)
     # Before the sync writes: what a recheck writes while `db copy` copies is left out.
     store.refuse_while_copying(engine, now=clock(), doing="check")
+    refuse_demo_catalog(settings)  # (a recheck deployment's run where no settings file is)
     catalogs = load_catalogs(settings.catalogs)
     now = clock()
     synced = sync_catalogs(engine, catalogs, now=now, folders=settings.catalogs)

@@ -77,7 +77,7 @@ from catalog.settings import Settings
 from catalog.shards import FULL_RUN_LEASE as FULL_RUN_LEASE  # re-exported for callers
 from catalog.shards import SHARDED_PARENT, Shard, plan_shard
 from catalog.source import load_catalogs
-from catalog.sync import SyncResult, sync_catalogs
+from catalog.sync import SyncResult, refuse_demo_catalog, sync_catalogs
 from catalog.text import counted, in_sentence
 from catalog.upgrades import candidates
 from catalog.urls import host_of
@@ -289,7 +289,9 @@ def prepare_run(
     """Sync, start the run, plan it, and test our network with the canaries.
 
     A catalog that cannot be read refuses the run (`CatalogError`, nothing checked): the
-    refusal is recorded (`record_refusal`) for `linkhealth status` to show. Then marks
+    refusal is recorded (`record_refusal`) for `linkhealth status` to show. The bundled
+    demo catalog, read because no settings file names catalogs, is refused (`ConfigError`,
+    nothing written) for a database of other collections (`sync.refuse_demo_catalog`). Then marks
     aborted the runs whose process died or whose lease expired. With `lease`
     (a full run: `FULL_RUN_LEASE`, or `shard.lease_name`) the run holds that lease from
     here on, or raises `RunInProgressError` before writing anything when another holds it.
@@ -309,6 +311,9 @@ def prepare_run(
         missing = [rid for rid in resource_ids if rid not in known]
         if missing:  # before anything is written: a typo must not record an empty run
             raise NotFoundError.unknown_ids(missing)
+    # Before anything is written too: the demo's entries in a database of other collections
+    # are a misplaced run (no settings file where it started), not a night to record.
+    refuse_demo_catalog(settings)
     engine = fresh_engine_for(settings.database_url)
     now = clock()
     if lease != FULL_RUN_LEASE:  # a full run is refused by the lease it cannot take

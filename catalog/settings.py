@@ -399,7 +399,18 @@ def _convert(hint: Any, value: Any, file: str, key: Key) -> Any:
     if hint is str:
         return _expect(str, value, "a string", file, key)
     if hint is Path:
-        return Path(_expect(str, value, "a string (a path)", file, key))
+        path = _expect(str, value, "a string (a path)", file, key)
+        if not path:
+            # (`catalogs = ["${CATALOG}"]` templated with an unset variable: as a path, ""
+            # is the file's own folder, whose every *.yaml and *.csv a sync took for a
+            # catalog, and into which a report was written.)
+            raise SettingsFileError(
+                file,
+                f"{_dotted(key)} is empty (an unset variable?), which would be the folder "
+                "of the settings file; give the path",
+                key=key,
+            )
+        return Path(path)
     if hint is int:
         number = _expect(int, value, "a whole number", file, key)
     elif hint is float:
@@ -597,7 +608,7 @@ def _sound_database(data: Mapping[str, Any], base: Path, problem: Key) -> str | 
 
 def _sound_catalogs(data: Mapping[str, Any], base: Path) -> tuple[Path, ...]:
     paths = data.get("catalogs")
-    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+    if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths):
         return ()
     return tuple((base / p).resolve() for p in paths)
 
@@ -670,6 +681,16 @@ def _from_mapping(data: Mapping[str, Any], file: str, base: Path) -> Settings:
     hosts_data = _table(check_data, "hosts", file, ("check",))
     top = _coerce(Settings, _without(data, "check", "health"), file, ())
     if "catalogs" in top:
+        if not top["catalogs"]:
+            # Taken as written, a sync of the configured catalogs retired every collection
+            # of the database ("Synced 1 catalog(s)"), and `catalog validate` said nothing.
+            raise SettingsFileError(
+                file,
+                "catalogs is an empty list: it names no catalog, and a sync would retire "
+                "every collection in the database; name the catalog files (or folders), or "
+                "leave the setting out for the bundled demo toolkit",
+                key=("catalogs",),
+            )
         top["catalogs"] = tuple((base / p).resolve() for p in top["catalogs"])
         top["catalogs_named"] = True
     if "reports_dir" in top:

@@ -50,7 +50,7 @@ from catalog.check.redirects import address_key
 from catalog.clock import as_utc
 from catalog.model import Catalog, Resource
 from catalog.progress import Working, still_working
-from catalog.settings import HealthSettings
+from catalog.settings import HealthSettings, Settings
 from catalog.urls import canonical_url, loose_url_key
 
 T = TypeVar("T")
@@ -199,6 +199,51 @@ SYNC_CHUNK = 2000
 #: Changes a `SyncResult` lists one by one; past them it keeps only the counts (the
 #: events table has every change).
 LISTED_CHANGES = 1000
+
+
+def refuse_demo_catalog(settings: Settings) -> None:
+    """`ConfigError` (exit 2) before the bundled demo toolkit is synced into a database the
+    user named (--db, LINKHEALTH_DATABASE_URL, a settings file's `database_url`) that holds
+    other collections: a `sync` or `check` run with LINKHEALTH_DATABASE_URL exported, in a
+    folder without linkhealth.toml, added the demo's entries to the shared production
+    database, and so did a script of README's "Library use" (`load_settings()`, then
+    `catalog.runs.prepare_run`) and a flow run of `serve` or a worker started there. The
+    default local database, and an empty or new one (a trial of the demo), take it; a
+    settings file or --catalog naming catalogs, even the demo, is never refused, nor are
+    `Settings` a script made with catalogs of its own (`Settings(catalogs=...)`).
+    `prepare_run` and `catalog.ops.plan_recheck` ask before they sync, the CLI's `sync`,
+    `check` and `recheck` before they start."""
+    from catalog.settings import BUNDLED_CATALOG, DEFAULT_CONFIG_NAME, default_database_url
+
+    if settings.catalogs_named or tuple(map(Path, settings.catalogs)) != (BUNDLED_CATALOG,):
+        return
+    from catalog.db import absolute_sqlite_url, engine_for, existing_database, shown_url
+    from catalog.errors import ConfigError, StoreError
+
+    url = settings.database_url
+    if absolute_sqlite_url(url) == absolute_sqlite_url(default_database_url()):
+        return
+    try:
+        existing_database(url)
+    except StoreError:
+        return  # nothing there yet (or unreachable: the command says so next)
+    demo = {Path(p).stem for p in settings.catalogs}
+    others = sorted(store.stored_collections(engine_for(url)) - demo)
+    if not others:
+        return
+    listed = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+    where = (
+        f"the settings file {settings.config_file} names no catalogs"
+        if settings.config_file is not None
+        else f"no settings file names catalogs here (no ./{DEFAULT_CONFIG_NAME}, no "
+        "LINKHEALTH_CONFIG)"
+    )
+    raise ConfigError(
+        f"refusing to put the bundled demo catalog into database {shown_url(url)}, which "
+        f"holds other collections ({listed}): {where}. Run the command in the folder of "
+        "the linkhealth.toml that names your catalogs, or give it with --config, or name "
+        "the catalog files with --catalog"
+    )
 
 
 def sync_catalogs(

@@ -494,6 +494,7 @@ def flow_run_here(
     from catalog.errors import CatalogError
     from catalog.progress import still_working
     from catalog.source import read_once
+    from catalog.sync import refuse_demo_catalog
     from flows.prefect_server import api_loss_said, ensure_server
 
     with read_once():  # the flow run, in this process, takes the catalogs checked here
@@ -603,48 +604,6 @@ def refuse_unusable_catalogs(settings: Settings, *, given: bool) -> None:
     report = validate_catalogs(paths)
     if report.problems:
         raise CatalogError(report.problems)
-
-
-def refuse_demo_catalog(settings: Settings) -> None:
-    """`ConfigError` (exit 2) before the bundled demo toolkit is synced into a database the
-    user named (--db, LINKHEALTH_DATABASE_URL, a settings file's `database_url`) that holds
-    other collections: a `sync` or `check` run with LINKHEALTH_DATABASE_URL exported, in a
-    folder without linkhealth.toml, added the demo's entries to the shared production
-    database. The default local database, and an empty or new one (a trial of the demo),
-    take it; a settings file or --catalog naming catalogs, even the demo, is never refused."""
-    if settings.catalogs_named:
-        return
-    from catalog.db import absolute_sqlite_url, engine_for, existing_database
-    from catalog.errors import StoreError
-    from catalog.settings import DEFAULT_CONFIG_NAME, default_database_url
-    from catalog.store import stored_collections
-
-    url = settings.database_url
-    if absolute_sqlite_url(url) == absolute_sqlite_url(default_database_url()):
-        return
-    try:
-        existing_database(url)
-    except StoreError:
-        return  # nothing there yet (or unreachable: the command says so next)
-    demo = {Path(p).stem for p in settings.catalogs}
-    others = sorted(stored_collections(engine_for(url)) - demo)
-    if not others:
-        return
-    from catalog.db import shown_url
-
-    listed = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
-    where = (
-        f"the settings file {settings.config_file} names no catalogs"
-        if settings.config_file is not None
-        else f"no settings file names catalogs here (no ./{DEFAULT_CONFIG_NAME}, no "
-        "LINKHEALTH_CONFIG)"
-    )
-    raise ConfigError(
-        f"refusing to put the bundled demo catalog into database {shown_url(url)}, which "
-        f"holds other collections ({listed}): {where}. Run the command in the folder of "
-        "the linkhealth.toml that names your catalogs, or give it with --config, or name "
-        "the catalog files with --catalog"
-    )
 
 
 def require_stored(keys: list[str], stored: set[str], settings: Settings) -> None:
@@ -796,7 +755,7 @@ def sync(catalog: CatalogOpt = None, db: DbOpt = None, config: ConfigOpt = None)
     from catalog.db import engine_for
     from catalog.progress import still_working
     from catalog.source import load_catalogs
-    from catalog.sync import sync_catalogs
+    from catalog.sync import refuse_demo_catalog, sync_catalogs
 
     settings = _settings(config, db, catalog)
     # The read and the sync on one clock: each of a 20,000-entry catalog's took under the

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from catalog.store import LeaseRecord, RunRecord
-    from flows.cli import ConfigOpt, DbOpt
+    from flows.cli import ConfigOpt, DbOpt, named_path
 
 
 def _err(message: str) -> None:
@@ -90,7 +90,9 @@ def recheck(
     ] = False,
     catalog: Annotated[
         list[Path] | None,
-        typer.Option("--catalog", "-c", help="Catalog file or folder; repeatable."),
+        typer.Option(
+            "--catalog", "-c", parser=named_path, help="Catalog file or folder; repeatable."
+        ),
     ] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
@@ -581,8 +583,9 @@ def register(app: typer.Typer) -> None:
     """Add these commands to the main app (and `catalog edited` to its `catalog` group)."""
     # The shared option types (with their defaults in the help), imported here rather than
     # at the top: flows.cli imports this module, and typer reads the annotations only now.
-    global ConfigOpt, DbOpt
-    from flows.cli import ConfigOpt, DbOpt
+    # (`named_path`: recheck's --catalog refuses an empty path as the others' do.)
+    global ConfigOpt, DbOpt, named_path
+    from flows.cli import ConfigOpt, DbOpt, named_path
 
     app.command("serve")(serve)
     app.command("recheck")(recheck)

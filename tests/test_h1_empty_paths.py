@@ -24,6 +24,7 @@ pytestmark = pytest.mark.usefixtures("no_prefect_api")
     [
         ["check", "--catalog", ""],
         ["sync", "--catalog", ""],
+        ["recheck", "a", "--catalog", ""],
         ["export", "--catalog", ""],
         ["catalog", "validate", "--catalog", ""],
         ["catalog", "lint", "--catalog", ""],
