@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 import socket
 import sys
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -67,6 +67,8 @@ EVENT_RUN_REFUSED = "linkhealth.run.refused"
 
 #: Catalog event kinds (written by catalog.sync) that mean "the curator changed this entry".
 EDIT_KINDS = frozenset({"added", "fields_edited", "url_edited"})
+#: Every catalog event kind a sync writes: what a report written before it does not show.
+SYNC_KINDS = EDIT_KINDS | {"removed"}
 #: Link states that count as failing for `linkhealth recheck --failing`.
 FAILING_STATES = frozenset({SUSPECT, BROKEN})
 #: Outcomes (values) that count as failing whatever the link's state (`is_failing`).
@@ -216,22 +218,43 @@ class RecheckPlan:
     removed: tuple[tuple[str, str, datetime], ...] = ()
     #: When the plan's sync ran: an entry removed then was removed by the curator's edit.
     synced_at: datetime | None = None
+    #: Catalog changes earlier syncs (`linkhealth sync`, a decision's) made after the
+    #: latest report was written, which it does not show, when this plan's sync found
+    #: none and picked nothing: their count and, in words, what they were ("1 removed").
+    unshown_changes: int = 0
+    unshown: str = ""
 
     @property
     def report_only(self) -> bool:
-        """Nothing to check, yet the sync changed the catalogs, or a named id's entry was
-        removed: a removed entry picks nothing, and the report still lists it, a dead link
-        to fix, until a run writes it again (`linkhealth sync` writes none). The recheck
-        writes it again then, as the README promises."""
-        return not self.ids and (self.sync_changes > 0 or bool(self.removed))
+        """Nothing to check, yet the sync changed the catalogs, or one since the report was
+        written did (`linkhealth sync` first, to see what the edit changes), or a named
+        id's entry was removed: a removed entry picks nothing, and the report still lists
+        it, a dead link to fix, until a run writes it again (`linkhealth sync` writes
+        none). The recheck writes it again then, as the README promises."""
+        return not self.ids and (
+            self.sync_changes > 0 or self.unshown_changes > 0 or bool(self.removed)
+        )
 
     @property
     def synced_words(self) -> str:
         """What the report written again follows, for its artifacts: "1 catalog change (1
-        removed)", or, its removal synced before, "the removal of toolkit/dead"."""
+        removed)", "1 catalog change synced since the last report (1 removed)", or, its
+        removal synced before, "the removal of toolkit/dead"."""
         if self.sync_changes:
             return f"{counted(self.sync_changes, 'catalog change')} ({self.synced})"
-        return f"the removal of {', '.join(f'{key}/{rid}' for key, rid, _ in self.removed)}"
+        if self.removed:
+            names = ", ".join(f"{key}/{rid}" for key, rid, _ in self.removed)
+            return f"the removal of {names}"
+        return self.unshown_words
+
+    @property
+    def unshown_words(self) -> str:
+        """What `--changed` says of the changes synced since the last report: "1 catalog
+        change synced since the last report (1 removed)"; "" for none."""
+        if not self.unshown_changes:
+            return ""
+        n = counted(self.unshown_changes, "catalog change")
+        return f"{n} synced since the last report ({self.unshown})"
 
     def removed_said(self) -> tuple[str, ...]:
         """A line for each named id whose entry was removed from its catalog: refused as
@@ -259,6 +282,16 @@ def _sync_words(synced: SyncResult) -> str:
         (synced.removed, "removed"),
     ]
     return ", ".join(f"{n} {kind}" for n, kind in kinds if n)
+
+
+def _change_words(kinds: Mapping[str, int]) -> str:
+    """`_sync_words` of events counted by kind (`store.changes_since`): "1 removed"."""
+    said = [
+        (kinds.get("added", 0), "added"),
+        (kinds.get("fields_edited", 0) + kinds.get("url_edited", 0), "edited"),
+        (kinds.get("removed", 0), "removed"),
+    ]
+    return ", ".join(f"{n} {kind}" for n, kind in said if n)
 
 
 def unknown_ids(
@@ -334,12 +367,16 @@ def plan_recheck(
     changed_only: bool = False,
     failing_only: bool = False,
     clock: Clock = utcnow,
+    report_written: Callable[[], datetime | None] | None = None,
 ) -> RecheckPlan:
     """Sync the catalog files, then pick what to recheck (see `select_for_recheck`) from
     the rows it can pick (`store.recheck_statuses`): a curator's few ids must not cost
     reading the whole catalog. `ids`: the ids named; `only`: those named `KEY/ID`
     (`only_in`), checked in those catalogs alone; the plan's `pairs` say which entries
-    of each id to check (`narrowed`).
+    of each id to check (`narrowed`). `report_written`: when the latest report was
+    written (None: none is there), asked only when the plan picks nothing and its sync
+    changed nothing: the changes earlier syncs made since are the plan's `unshown`
+    (an entry removed and synced by `linkhealth sync`, still listed to fix).
 
     Raises NotFoundError when a named id is in no catalog, unless a sync (this one: the
     curator's edit) found its entry removed from one (the plan's `removed`; named `KEY/ID`,
@@ -403,6 +440,11 @@ def plan_recheck(
         chosen = [rid for rid in chosen if any((k, r) in held for k, r in pairs if r == rid)]
     if pairs is not None and _leaves_none_out(engine, keys, chosen, pairs):
         pairs = None  # the run's filter by pairs would be one IN list of every entry
+    unshown: dict[str, int] = {}
+    if not chosen and not synced.changed and not removed and report_written is not None:
+        written = report_written()
+        if written is not None:
+            unshown = store.changes_since(engine, keys, SYNC_KINDS, written)
     return RecheckPlan(
         ids=tuple(chosen),
         sync_changes=synced.change_count,
@@ -412,6 +454,8 @@ def plan_recheck(
         pairs=None if pairs is None else tuple(pairs),
         removed=tuple(removed),
         synced_at=now,
+        unshown_changes=sum(unshown.values()),
+        unshown=_change_words(unshown),
     )
 
 

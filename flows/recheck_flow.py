@@ -7,8 +7,9 @@ entry, not what `changed_only` or `failing_only` picks of that id. The selection
 runs, limited to the chosen ids.
 Output: a `RecheckResult` with the run summary and one verdict line per resource (and per
 named id whose entry was removed from its catalog: `RecheckPlan.removed_said`); when
-nothing is to check but the sync changed the catalogs (an entry removed), no run, and the
-report written again (`RecheckPlan.report_only`).
+nothing is to check but the sync changed the catalogs (an entry removed), or an earlier one
+did since the latest report was written (`linkhealth sync` first), no run, and the report
+written again (`RecheckPlan.report_only`).
 The `recheck` deployment in prefect.yaml runs this flow when the event
 `linkhealth.catalog.edited` arrives (the git hook in deploy/ sends it).
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from prefect import flow, get_run_logger
@@ -46,6 +48,7 @@ from flows.check_flow import (
     run_check,
 )
 from flows.parameters import plain_json_parameters
+from reports.publish import latest_report_written
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -68,6 +71,9 @@ class RecheckResult:
     #: The report written again when nothing was checked (`RecheckPlan.report_only`); a
     #: run's report is its summary's.
     report_path: str | None = None
+    #: What earlier syncs changed since the last report, written again for them
+    #: (`RecheckPlan.unshown_words`); "" for nothing.
+    unshown: str = ""
 
     def nothing_said(self) -> str:
         """What a recheck that checked nothing says: "Nothing to recheck.", or what its sync
@@ -75,6 +81,8 @@ class RecheckResult:
         parts = ["Nothing to recheck"]
         if self.sync_changes:
             parts.append(f"{counted(self.sync_changes, 'catalog change')} synced ({self.synced})")
+        if self.unshown and self.report_path:
+            parts.append(self.unshown)
         if self.report_path:
             parts.append(f"report written to {self.report_path}")
         return "; ".join(parts) + "."
@@ -116,6 +124,10 @@ def _recheck(
     log = get_run_logger()
     settings = flow_settings(config, overrides, trigger="recheck")
     only = only_in(entries)
+
+    def report_written() -> datetime | None:
+        return latest_report_written(settings, engine_for(settings.database_url))
+
     try:
         plan = plan_recheck(
             settings,
@@ -123,6 +135,7 @@ def _recheck(
             only=only,
             changed_only=changed_only,
             failing_only=failing_only,
+            report_written=report_written if render else None,
         )
         engine = engine_for(settings.database_url)
         _refuse_unheld(engine, plan.collections, only)
@@ -161,8 +174,9 @@ def _recheck(
 
 def _nothing_to_recheck(settings: Settings, plan: RecheckPlan, render: bool) -> RecheckResult:
     """A recheck that picked nothing: no run, but the report written again when the plan's
-    sync changed the catalogs, or a named id's entry was removed (`RecheckPlan.report_only`):
-    it still listed a removed entry to fix, until the night."""
+    sync changed the catalogs, or an earlier one did since the report was written, or a
+    named id's entry was removed (`RecheckPlan.report_only`): it still listed a removed
+    entry to fix, until the night."""
     log = get_run_logger()
     removed = plan.removed_said()
     for line in removed:
@@ -177,6 +191,7 @@ def _nothing_to_recheck(settings: Settings, plan: RecheckPlan, render: bool) -> 
         sync_changes=plan.sync_changes,
         synced=plan.synced,
         report_path=path,
+        unshown=plan.unshown_words,
     )
     if plan.sync_changes or path:
         log.info(result.nothing_said())

@@ -23,7 +23,7 @@ import shlex
 import tempfile
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeGuard
 
@@ -554,6 +554,19 @@ def report_folder_ahead(settings: Settings, engine: Engine) -> Path:
     configured folder while another database's reports held it, and every night's report
     went beside it. The configured one when all are taken (`report_folder` says so)."""
     return _folder_ahead(settings, engine) or Path(settings.reports_dir)
+
+
+def latest_report_written(settings: Settings, engine: Engine) -> datetime | None:
+    """When the latest report of `engine`'s database was written (`report_folder_ahead`):
+    the older of its latest.html and latest.md, those a run writes; None when neither is
+    there. A recheck that checks nothing writes it again when a sync changed the catalogs
+    since (`catalog.ops.plan_recheck`): an entry removed was still listed to fix."""
+    folder = report_folder_ahead(settings, engine)
+    times = []
+    for name in ("latest.html", "latest.md"):
+        with contextlib.suppress(OSError):
+            times.append((folder / name).stat().st_mtime)
+    return datetime.fromtimestamp(min(times), UTC) if times else None
 
 
 def _folder_ahead(settings: Settings, engine: Engine) -> Path | None:

@@ -62,6 +62,7 @@ from catalog.store._observations import (
 )
 from catalog.store._reads import (
     RunVerdict,
+    changes_since,
     content_changed,
     decisions_by_resource,
     find_resource,
@@ -190,6 +191,7 @@ __all__ = [
     "add_events",
     "answering_urls",
     "archive_candidates",
+    "changes_since",
     "chunks",
     "clear_set_asides",
     "collection_files",

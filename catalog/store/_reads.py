@@ -625,6 +625,25 @@ def removed_entries(
     return sorted(found)
 
 
+def changes_since(
+    engine: Engine, collections: Collection[str] | None, kinds: Collection[str], since: datetime
+) -> dict[str, int]:
+    """Kind -> how many events of `kinds` (a sync's: added, removed, ...) the entries of
+    `collections` (keys; None: all) had after `since`: what a report written then does
+    not show (`catalog.ops.plan_recheck`). A look-up on the events' time index."""
+    ev, res, col = t.Event, t.Resource, t.Collection
+    query = (
+        select(ev.kind, func.count())
+        .join(res, res.id == ev.resource_id)
+        .where(ev.at > since, ev.kind.in_(sorted(kinds)))
+        .group_by(ev.kind)
+    )
+    if collections is not None:
+        query = query.join(col, col.id == res.collection_id).where(col.key.in_(sorted(collections)))
+    with read_session(engine) as s:
+        return {kind: int(n) for kind, n in s.execute(query)}
+
+
 def _recheck_status(row: Any) -> RecheckStatus:
     link = None
     if row.link_id is not None:
