@@ -875,10 +875,10 @@ class PageJudgement:
     #: full read's, and it shows an entry back only by its own score of `drift.LOW_SCORE`
     #: (`apply_drift`).
     short: bool = False
-    #: The read is short of its sample, its scores judged as a full read's or not
-    #: (`judge_page`'s `slow_nights`): it never reached the text's end, so it leaves a
-    #: takeover's flag as it is (`_takeover_held`).
-    cut_short: bool = False
+    #: A slow night cut the read (`cut_by_speed`), short of its sample or past it, its
+    #: scores judged as a full read's or not (`judge_page`'s `slow_nights`): it never
+    #: reached the text's end, so it leaves a takeover's flag as it is (`_takeover_held`).
+    slow_cut: bool = False
 
 
 def judges_drift(obs: Observation) -> bool:
@@ -905,7 +905,15 @@ def short_of_sample(obs: Observation) -> bool:
     the parser's tag cap) is no such read: its text is what any night reads. Counted as
     short, a page cut at its inline SVG sprite on every night was never judged by its score,
     and the guide replaced by a budget notice stayed OK."""
-    return obs.text_cut and not obs.text_cut_steady and obs.text_tail_packed is None
+    return cut_by_speed(obs) and obs.text_tail_packed is None
+
+
+def cut_by_speed(obs: Observation) -> bool:
+    """Whether a slow night's first `SLOW_BODY_BYTES` cut the read (`text_cut`, not
+    `text_cut_steady`), short of its sample (`short_of_sample`) or past it: its text's end
+    (`text_tail`) is the text before the cut, not the page's, which a faster night reads.
+    A cut at the byte cap or the parser's tag cap is where every night's read ends."""
+    return obs.text_cut and not obs.text_cut_steady
 
 
 def slow_run(bytes_read: Sequence[int]) -> bool:
@@ -1015,7 +1023,7 @@ def judge_page(
                 baseline[text_key] = share
     if missing and not drifted:
         return None
-    return PageJudgement(min(scores.values()), baseline, drifted, scores, short, cut_short)
+    return PageJudgement(min(scores.values()), baseline, drifted, scores, short, cut_by_speed(obs))
 
 
 def _served_before(before: LinkState, obs: Observation, text: str | None) -> str | None:
@@ -1174,26 +1182,31 @@ def _short_cleared(state: LinkState, judgement: PageJudgement) -> tuple[LinkStat
 
 
 def _takeover_held(state: LinkState, judgement: PageJudgement) -> bool:
-    """Whether a read short of its sample (`PageJudgement.cut_short`) that found no markers
-    leaves the link's flag as it is, a takeover's (markers, `drift.names_markers`) being
-    among it: such a read never reached the text's end, where spam injected into a long
-    page's footer lies (read from its tail), as `drift.judge_emptied` holds an emptied
-    page's flag on a cut read. Cleared by the guide's score, a takeover was "matches again"
-    for the guide alone on every slow night; after slow nights in a row (`slow_run`), whose
-    short read is judged by its score, it was cleared for the page's one entry, and on a
-    shared page turned into "no longer matches" of the entries the read never reached.
+    """Whether a read a slow night cut (`PageJudgement.slow_cut`: at its first
+    `SLOW_BODY_BYTES`, short of its 2,000-character sample or past it) that found no
+    markers leaves the link's flag as it is, a takeover's (markers, `drift.names_markers`)
+    being among it: such a read never reached the text's end, where spam injected into a
+    long page's footer lies (read from its tail; a cut read's tail is the text before the
+    cut), as `drift.judge_emptied` holds an emptied page's flag on a cut read. Cleared by
+    the guide's score, a takeover was "matches again" for the guide alone on every slow
+    night; after slow nights in a row (`slow_run`), whose short read is judged by its
+    score, it was cleared for the page's one entry, and on a shared page turned into "no
+    longer matches" of the entries the read never reached. Held only for a read short of
+    its sample, it was cleared by a slow read of a long page that got past the sample and
+    stopped long before the footer, and flagged again, dated anew, by the next full read.
 
     A flag clears only on a read that covered as much as the one that raised it. Kept
-    simple: a read short of its sample covers less than any read that reached the sample
-    (and the page's end, or its tail), and which read raised a flag is not kept; so a
-    takeover a short read saw waits for a full read too (on a host slow every night, for a
+    simple: a read a slow night cut covers less than any read that reached the page's end,
+    or stopped where every night's read does (the byte cap, the parser's tag cap:
+    `Observation.text_cut_steady`), and which read raised a flag is not kept; so a
+    takeover a slow read saw waits for such a read too (on a host slow every night, for a
     curator's look): a warning held too long rather than a takeover lost. A takeover
     concerns every entry: the read changes nothing else of the flag either. What it sees it
     raises (markers in the lines it read). Other flags it clears only by what it read, as a
     full read would: an entry's own score (a floor of the full read's, `_short_cleared`, or
-    judged as one in a slow run), the entry's words back in its text
+    judged as one past the sample or in a slow run), the entry's words back in its text
     (`drift.judge_emptied`), a page naming the entry (`drift.judge_replaced_document`)."""
-    if not judgement.cut_short or any(v.markers for v, _ in judgement.drifted.values()):
+    if not judgement.slow_cut or any(v.markers for v, _ in judgement.drifted.values()):
         return False
     reasons = [state.drift_reason, *(e.reason for e in state.drift_entries or ())]
     return any(reason is not None and drift.names_markers(reason) for reason in reasons)

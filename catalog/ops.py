@@ -196,6 +196,30 @@ def narrowed(
     return list(dict.fromkeys([*named, *picked]))
 
 
+def named_entries(
+    settings: Settings, resource_ids: Sequence[str] | None, entries: Sequence[str]
+) -> tuple[list[str], list[tuple[str, str]] | None]:
+    """The ids a `check-catalog` run given `entries` (`KEY/ID`) checks, and the
+    (collection key, id) pairs it is narrowed to (`narrowed`), read from the catalog files,
+    which the run syncs next: an entry added since the last sync is held.
+
+    Raises first what `refuse_demo_catalog` does (`ConfigError`): the bundled demo read
+    where no settings file names catalogs holds none of a database of other collections'
+    entries, and "no resource with id" said the id was wrong, not the place the run started
+    in. Then `NotFoundError` for a `KEY/ID` whose catalog file KEY holds no ID (an unknown
+    KEY, an ID only another catalog holds): narrowed to it, the run would check nothing of
+    it. `CatalogError` for a catalog that cannot be read."""
+    refuse_demo_catalog(settings)
+    only = only_in(entries)
+    catalogs = load_catalogs(settings.catalogs)
+    held = {(c.key, r.id) for c in catalogs for r in c.resources}
+    missing = [f"{k}/{r}" for r, ks in only.items() for k in sorted(ks) if (k, r) not in held]
+    if missing:
+        raise NotFoundError.unknown_ids(missing)
+    ids = list(dict.fromkeys([*(resource_ids or ()), *only]))
+    return ids, narrowed(ids, [c.key for c in catalogs], only)
+
+
 @dataclass(frozen=True)
 class RecheckPlan:
     ids: tuple[str, ...]

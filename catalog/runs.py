@@ -288,19 +288,25 @@ def prepare_run(
 ) -> PreparedRun:
     """Sync, start the run, plan it, and test our network with the canaries.
 
-    A catalog that cannot be read refuses the run (`CatalogError`, nothing checked): the
-    refusal is recorded (`record_refusal`) for `linkhealth status` to show. The bundled
-    demo catalog, read because no settings file names catalogs, is refused (`ConfigError`,
-    nothing written) for a database of other collections (`sync.refuse_demo_catalog`). Then marks
-    aborted the runs whose process died or whose lease expired. With `lease`
-    (a full run: `FULL_RUN_LEASE`, or `shard.lease_name`) the run holds that lease from
-    here on, or raises `RunInProgressError` before writing anything when another holds it.
+    The bundled demo catalog, read because no settings file names catalogs, is refused
+    first (`ConfigError`, nothing written) for a database of other collections
+    (`sync.refuse_demo_catalog`), before its ids are looked up. A catalog that cannot be
+    read refuses the run (`CatalogError`, nothing checked): the refusal is recorded
+    (`record_refusal`) for `linkhealth status` to show; an id no catalog holds raises
+    `NotFoundError`, nothing written. Then marks aborted the runs whose process died or
+    whose lease expired. With `lease` (a full run: `FULL_RUN_LEASE`, or
+    `shard.lease_name`) the run holds that lease from here on, or raises
+    `RunInProgressError` before writing anything when another holds it.
     `shard` keeps only the targets of that shard's hosts; `sharded_run` is the Prefect flow
     run id of the sharded run that started it, so the last of its shards to end groups them
     into one night even when that run is gone. `transport` and `resolver` reach the canary
     checks only (tests inject them). `entries`: (collection key, resource id) pairs to
     which `resource_ids` are narrowed (one catalog's entry of an id others use too).
     """
+    # First, before anything is written or read of the catalogs: the demo's entries in a
+    # database of other collections are a misplaced run (no settings file where it
+    # started), not a night to record; nor are its named ids unknown (the demo lacks them).
+    refuse_demo_catalog(settings)
     try:
         catalogs = load_catalogs(settings.catalogs)
     except CatalogError as exc:
@@ -311,9 +317,6 @@ def prepare_run(
         missing = [rid for rid in resource_ids if rid not in known]
         if missing:  # before anything is written: a typo must not record an empty run
             raise NotFoundError.unknown_ids(missing)
-    # Before anything is written too: the demo's entries in a database of other collections
-    # are a misplaced run (no settings file where it started), not a night to record.
-    refuse_demo_catalog(settings)
     engine = fresh_engine_for(settings.database_url)
     now = clock()
     if lease != FULL_RUN_LEASE:  # a full run is refused by the lease it cannot take

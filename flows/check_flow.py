@@ -71,9 +71,8 @@ from catalog.ops import (
     QUEUE_ARTIFACT_ROWS,
     CheckedBatch,
     batch_stats,
-    narrowed,
+    named_entries,
     notices,
-    only_in,
     progress_percent,
     queue_table,
     report_artifact,
@@ -102,7 +101,6 @@ from catalog.runs import (
 )
 from catalog.settings import CheckSettings, Settings, SettingsFileError, load_settings
 from catalog.shards import Shard, all_shards, lease_name
-from catalog.source import load_catalogs
 from catalog.store import note_run_progress
 from catalog.text import counted, per_second
 from catalog.upgrades import check_batch_with_upgrades
@@ -1062,23 +1060,15 @@ def _named_entries(
     trigger: str,
     render: bool,
 ) -> tuple[list[str], list[tuple[str, str]] | None]:
-    """The ids a run given `entries` (`KEY/ID`) checks, and the (collection key, id) pairs
-    it is narrowed to (`narrowed`). A `KEY/ID` whose catalog file KEY holds no ID (an
-    unknown KEY, an ID only another catalog holds) refuses the run, as an unknown id does:
-    narrowed to it, the run would check nothing of it. Read from the files, which the run
-    syncs next: an entry added since the last sync is held."""
+    """The ids a run given `entries` (`KEY/ID`) checks and the pairs it is narrowed to
+    (`catalog.ops.named_entries`). A `KEY/ID` no catalog file KEY holds, or a catalog that
+    cannot be read, refuses the run, recorded as an unknown id's is; the bundled demo
+    catalog in a database of other collections is refused first, nothing recorded there."""
     try:
-        only = only_in(entries)
-        catalogs = load_catalogs(settings.catalogs)
-        held = {(c.key, r.id) for c in catalogs for r in c.resources}
-        missing = [f"{k}/{r}" for r, ks in only.items() for k in sorted(ks) if (k, r) not in held]
-        if missing:
-            raise NotFoundError.unknown_ids(missing)
+        return named_entries(settings, resource_ids, entries)
     except (CatalogError, NotFoundError) as exc:  # a broken catalog, entries none holds
         refuse(settings, exc, trigger=trigger, render=render and isinstance(exc, CatalogError))
         raise
-    ids = list(dict.fromkeys([*(resource_ids or ()), *only]))
-    return ids, narrowed(ids, [c.key for c in catalogs], only)
 
 
 def skipped(why: LinkhealthError | str) -> Any:
@@ -1193,7 +1183,9 @@ def check_catalog_sharded(
     The whole sharded run holds the lease of an unsharded full run, so it and `nightly` (or
     a manual `linkhealth check`) never check the same hosts at once; each shard run holds
     its own shard lease besides. Like `check-catalog`, a scheduled run that finds the lease
-    held ends Skipped; any other trigger raises `RunInProgressError`."""
+    held ends Skipped; any other trigger raises `RunInProgressError`. The bundled demo
+    catalog in a database of other collections is refused first (`ConfigError`, as each
+    shard run would be): no lease, no shard run, no report."""
     from prefect import get_client
     from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
@@ -1201,11 +1193,15 @@ def check_catalog_sharded(
     from catalog import store
     from catalog.runs import LEASE_TTL, RunLease, abort_stale_runs
     from catalog.source import load_catalogs
+    from catalog.sync import refuse_demo_catalog
 
     log = get_run_logger()
     trigger = run_trigger(trigger)
     try:
         settings = flow_settings(config, overrides, trigger=trigger)
+        # Before the lease and the shards, each of which it refuses: the demo catalog read
+        # where no settings file names catalogs, and its report, are not production's.
+        refuse_demo_catalog(settings)
         engine = engine_for(settings.database_url)
     except LinkhealthError as exc:
         return failed_with(exc)
