@@ -172,9 +172,10 @@ FINDING_CODES: dict[str, FindingKind] = {
         Level.WARNING,
         "Year differs from the title",
         "The entry's year disagrees with the year its title names. A fiscal year's report "
-        "comes out once the year has ended: a title naming one (`FY 2015`, `FY15`, `Fiscal "
-        "Year 2015`) allows the year after it too, as a span (`2006-2011`) allows a year "
-        "after its end.",
+        "comes out once the year has ended, and its budget request, plan or solicitation "
+        "before it begins: a title naming one (`FY 2015`, `FY15`, `SFY 2015`, `Fiscal Year "
+        "2015`) allows the year before and the year after it too, as a span (`2006-2011`) "
+        "allows a year after its end.",
     ),
     "comma_in_list": FindingKind(
         Level.WARNING,
@@ -956,11 +957,12 @@ _NOT_WORD = re.compile(r"[^\w]+")
 
 
 #: A fiscal year, or a span of them: "FY 2015", "FY15", "Fiscal Year (FY) 2015", "fiscal
-#: years 2014-2015", "FY2014-15", "FY 2014 and FY 2015".
+#: years 2014-2015", "FY2014-15", "FY 1999-00", "FY 2014 and FY 2015"; a US state's or
+#: the federal one, "SFY 2015", "FFY 2015".
 _FISCAL = re.compile(
-    r"\b(?:FY|fiscal[ -]+years?(?:\s*\(FY\))?)\s*[-']?\s*"
+    r"\b(?:[SF]?FY|fiscal[ -]+years?(?:\s*\([SF]?FY\))?)\s*[-']?\s*"
     r"((?:19|20)[0-9]{2}|[0-9]{2})(?![0-9])"
-    r"(?:\s*(?:-|–|—|/|to|through|and)\s*(?:FY\s*[-']?\s*)?"
+    r"(?:\s*(?:-|–|—|/|to|through|and)\s*(?:[SF]?FY\s*[-']?\s*)?"
     r"((?:19|20)[0-9]{2}|[0-9]{2})(?![0-9]))?",
     re.IGNORECASE,
 )
@@ -987,23 +989,35 @@ def _years_in(title: str) -> tuple[list[int], frozenset[int]]:
 
 def _full_year(digits: str, after: int | None = None) -> int | None:
     """A fiscal year's number as four digits: "15" is 2015 (1999 for "99"); the end of a
-    span ("FY2014-15") must come after its start."""
+    span ("FY2014-15") must come after its start, its two digits in the next century if
+    they would not ("FY 1999-00" is 1999 to 2000), and no more than a lifetime later."""
     if len(digits) == 4:
         year = int(digits)
     elif after is not None:
         year = after - after % 100 + int(digits)
+        if year <= after:
+            year += 100
     else:
         year = (2000 if int(digits) < 50 else 1900) + int(digits)
-    return year if after is None or year > after else None
+    if after is None:
+        return year
+    return year if after < year < after + _LONGEST_SPAN else None
+
+
+#: A two-digit end of a fiscal span this far after its start is no end ("FY 2015-14").
+_LONGEST_SPAN = 50
 
 
 def _year_agrees(year: int, named: Sequence[int], fiscal: Collection[int] = ()) -> bool:
-    """One named year must match, or, named as a fiscal year, be the year after it (a
-    fiscal year's report comes out once it has ended); a span ("2006-2011") allows up to
-    a year after its end."""
-    if len(named) == 1:
-        return year == named[0] or (named[0] in fiscal and year == named[0] + 1)
-    return min(named) <= year <= max(named) + 1
+    """One named year must match, or, named as a fiscal year, be the year before or after
+    it (a fiscal year's report comes out once it has ended; its budget request, plan or
+    solicitation before it begins, and US federal FY 2016 begins in October 2015); a span
+    ("2006-2011") allows up to a year after its end, and a year before it when its first
+    year is a fiscal one."""
+    first, last = min(named), max(named)
+    if len(named) == 1 and first not in fiscal:
+        return year == first
+    return first - (1 if first in fiscal else 0) <= year <= last + 1
 
 
 def normalise_title(text: str) -> str:
