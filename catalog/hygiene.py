@@ -833,8 +833,7 @@ def _near_duplicate_titles(
             continue  # (a `duplicate_of` another URL is `bad_duplicate_of`'s business)
         if _other_languages(a.resource, b.resource):
             continue  # an English and a Spanish edition: both meant
-        loose = _loose_key(links, a) if a.catalog.key == b.catalog.key else None
-        if loose is not None and loose == _loose_key(links, b):
+        if _likely_duplicate_pair(links, a, b):
             continue  # probably one page (`likely_duplicate_url`): the pair is reported once
         label = _label(a, b)  # once per pair, at the later entry, as duplicate URLs
         yield b.finding(
@@ -935,6 +934,17 @@ def _other_languages(a: Resource, b: Resource) -> bool:
     document in two languages share a title but for the language's name."""
     ours, theirs = ({lang.strip().casefold() for lang in r.languages} for r in (a, b))
     return bool(ours) and bool(theirs) and ours != theirs
+
+
+def _likely_duplicate_pair(links: dict[str, tuple[bool, str]], a: _Entry, b: _Entry) -> bool:
+    """Does `_likely_duplicate_urls` report the pair: one collection, URLs of one
+    `loose_url_key`, and neither entry marked as meant? (A marked one, `shared_url: true`,
+    is in no such pair: an unmarked copy of its title at its http:// form is then only
+    found as a `near_duplicate_title`.)"""
+    if a.catalog.key != b.catalog.key or _intended(a.resource) or _intended(b.resource):
+        return False
+    loose = _loose_key(links, a)
+    return loose is not None and loose == _loose_key(links, b)
 
 
 def _loose_key(links: dict[str, tuple[bool, str]], entry: _Entry) -> str | None:
