@@ -224,6 +224,9 @@ class Finding:
     related: tuple[str, ...] = ()
     #: The entry's field the finding is about (`url`, `year`, ...); None for the whole entry.
     field: str | None = None
+    #: The entry's URL as the file writes it, for a finding about its `url` (the report
+    #: matches it to the link a check followed); not in `to_dict`: the message names it.
+    url: str | None = None
 
     @property
     def where(self) -> str:
@@ -370,6 +373,7 @@ class _Entry:
             command=shlex.join(words) if words else None,
             related=related,
             field=field,
+            url=self.resource.url if field == "url" else None,
         )
 
 
