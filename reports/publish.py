@@ -262,6 +262,7 @@ def _publish(
                 options=options.words,
                 unavailable_days=settings.health.unavailable_days,
             )
+            ctx = replace(ctx, catalog_options=options.for_catalogs(paths))
             suggested, found = https_suggested(engine), https_found(engine)
             https = {entry: url for entry, (_, url) in suggested.items()}
             checked = {entry: link for entry, (link, _) in suggested.items()}
