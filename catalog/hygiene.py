@@ -347,6 +347,11 @@ class _Entry:
     #: The id is used in several collections, so commands must name the catalog.
     ambiguous: bool
 
+    @property
+    def in_csv(self) -> bool:
+        """Is the entry a row of a CSV catalog (cells and columns, not YAML keys)?"""
+        return self.catalog.path.suffix.lower() == ".csv"
+
     def finding(
         self,
         code: str,
@@ -415,7 +420,9 @@ def _fields(entry: _Entry) -> Iterable[Finding]:
             yield entry.finding(
                 "comma_in_list",
                 f"{name} item {joined[0]!r} is one item, not {len(items)}",
-                f"write them as a list: '{name}: [{', '.join(items)}]'",
+                f"separate them with ';' in the cell: '{'; '.join(items)}'"
+                if entry.in_csv
+                else f"write them as a list: '{name}: [{', '.join(items)}]'",
                 field=name,
             )
     for name in ("description", "publisher", "type"):
@@ -427,7 +434,9 @@ def _fields(entry: _Entry) -> Iterable[Finding]:
             yield entry.finding(
                 f"missing_{name}",
                 f"no {name}",
-                f"fill in the entry's empty '{name}:'"
+                _csv_fill_in(name, written)
+                if entry.in_csv
+                else f"fill in the entry's empty '{name}:'"
                 if written
                 else f"add a '{name}:' to the entry",
                 field=name if written else None,
@@ -440,7 +449,9 @@ def _fields(entry: _Entry) -> Iterable[Finding]:
                 "missing_year",
                 f"no year, but the title names {named[0]}",
                 (
-                    f"fill in the entry's empty 'year:' with {named[0]}"
+                    _csv_fill_in("year", written, named[0])
+                    if entry.in_csv
+                    else f"fill in the entry's empty 'year:' with {named[0]}"
                     if written
                     else f"add 'year: {named[0]}'"
                 )
@@ -451,7 +462,13 @@ def _fields(entry: _Entry) -> Iterable[Finding]:
             yield entry.finding(
                 "missing_year",
                 "no year",
-                ("fill in the entry's empty 'year:'" if written else "add a 'year:'")
+                (
+                    _csv_fill_in("year", written)
+                    if entry.in_csv
+                    else "fill in the entry's empty 'year:'"
+                    if written
+                    else "add a 'year:'"
+                )
                 + " if it is known",
                 field="year" if written else None,
             )
@@ -460,9 +477,21 @@ def _fields(entry: _Entry) -> Iterable[Finding]:
         yield entry.finding(
             "year_mismatch",
             f"year {r.year} but the title names {title_years}",
-            "correct the 'year:' (or the title) so they agree",
+            "correct the row's 'year' cell (or the title) so they agree"
+            if entry.in_csv
+            else "correct the 'year:' (or the title) so they agree",
             field="year",
         )
+
+
+def _csv_fill_in(name: str, written: bool, value: int | None = None) -> str:
+    """A CSV row's missing field, to fill in: its empty cell, or the column the file lacks
+    (no `description:` key there to write, nor an entry to add one to)."""
+    if written:
+        cell = f"fill in the row's empty '{name}' cell"
+        return cell if value is None else f"{cell} with {value}"
+    cell = "fill in the row's cell" if value is None else f"write {value} in the row's cell"
+    return f"add a '{name}' column to the file, and {cell}"
 
 
 def _review(entry: _Entry, now: datetime, today: date) -> Iterable[Finding]:

@@ -144,3 +144,14 @@ def test_a_csv_catalogs_fix_speaks_of_its_cells_and_columns(tmp_path: Path) -> N
         "add a 'year' column to the file, and write 2015 in the row's cell if that is when "
         "it was published"
     )
+
+
+def test_a_csv_rows_other_field_fixes_speak_of_its_cells(tmp_path: Path) -> None:
+    path = tmp_path / "kit.csv"
+    path.write_text(
+        "id,title,url,description,publisher,type,year,tags\n"
+        'a,2015 Annual Report,https://example.org/a,D,P,report,2017,"training, hotline"\n'
+    )
+    fixes = {f.code: f.fix for f in lint([load_catalog(path)])}
+    assert fixes["year_mismatch"] == "correct the row's 'year' cell (or the title) so they agree"
+    assert fixes["comma_in_list"] == "separate them with ';' in the cell: 'training; hotline'"
