@@ -153,6 +153,24 @@ def test_an_answer_that_is_not_the_page_is_no_verdict(
     assert obs.suggested_url is None and obs.https_found is None
 
 
+def test_an_https_port_that_refuses_while_http_answers_is_a_verdict() -> None:
+    """A refused connection may pass for a link, but port 443 refusing the minute port 80
+    served the page is a site without https: "no working page", and no switch offered."""
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        refused = httpx.ConnectError("x")
+        refused.__cause__ = ConnectionRefusedError(111, "Connection refused")  # as httpx does
+        raise refused
+
+    (obs,) = confirm_https(
+        [_http_obs("http://www.example.org/report")],
+        SETTINGS,
+        resolver=public_resolver,
+        transport=httpx.MockTransport(refuse),
+    )
+    assert obs.https_found == "no working page (Connection refused)"
+
+
 def test_only_working_plain_http_links_are_tried() -> None:
     observations = [
         _http_obs("http://a.example.org/x"),
