@@ -40,6 +40,18 @@ class CommandOptions:
             return self.words
         return (*self.words, "--catalog", str(path))
 
+    def for_catalogs(self, paths: Sequence[str | Path]) -> tuple[str, ...]:
+        """`--catalog PATH` for each of `paths`, for a command that must read just those
+        catalogs (a report's `catalog lint`, which counts their findings), unless one typed
+        with `words` reads those files already; none where `read` is None (library use)."""
+        from catalog.source import catalog_files
+
+        if self.read is None:
+            return ()
+        if frozenset(p.resolve() for p in catalog_files(paths)) == self.read:
+            return ()
+        return tuple(word for path in paths for word in ("--catalog", str(path)))
+
 
 def command_options(settings: Settings) -> CommandOptions:
     """The options a command pasted in this folder needs to reach `settings`' database

@@ -465,6 +465,18 @@ def is_check(obs: Observation) -> bool:
     return obs.outcome is not Outcome.NETWORK_UNAVAILABLE and not obs.held
 
 
+def not_the_page(obs: Observation) -> bool:
+    """A 5xx, a 429, a bot wall or a failure that may pass: the answer was not the page
+    (a 404, a 410 or another 4xx is a definite answer about it). The store reads no page
+    from it (`_read_in_full`), nor does `catalog.upgrades` judge an https form by it."""
+    if obs.outcome in (Outcome.BLOCKED, Outcome.RATE_LIMITED):
+        return True
+    status = obs.http_status
+    if obs.outcome is Outcome.HTTP_ERROR and status is not None:
+        return status >= 500 or status == 429
+    return obs.outcome.is_transient or (status is not None and (status >= 500 or status == 429))
+
+
 def _rebased(obs: Observation, fingerprint: str | None) -> bool:
     """Whether `obs`'s fingerprint replaces the link's baseline `fingerprint` with no
     `content_changed` and no new "unchanged since": it is of a longer read of the content

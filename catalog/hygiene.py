@@ -172,9 +172,10 @@ FINDING_CODES: dict[str, FindingKind] = {
         Level.WARNING,
         "Year differs from the title",
         "The entry's year disagrees with the year its title names. A fiscal year's report "
-        "comes out once the year has ended: a title naming one (`FY 2015`, `FY15`, `Fiscal "
-        "Year 2015`) allows the year after it too, as a span (`2006-2011`) allows a year "
-        "after its end.",
+        "comes out once the year has ended, and its budget request, plan or solicitation "
+        "before it begins: a title naming one (`FY 2015`, `FY15`, `SFY 2015`, `Fiscal Year "
+        "2015`) allows the year before and the year after it too, as a span (`2006-2011`) "
+        "allows a year after its end.",
     ),
     "comma_in_list": FindingKind(
         Level.WARNING,
@@ -223,6 +224,9 @@ class Finding:
     related: tuple[str, ...] = ()
     #: The entry's field the finding is about (`url`, `year`, ...); None for the whole entry.
     field: str | None = None
+    #: The entry's URL as the file writes it, for a finding about its `url` (the report
+    #: matches it to the link a check followed); not in `to_dict`: the message names it.
+    url: str | None = None
 
     @property
     def where(self) -> str:
@@ -343,6 +347,11 @@ class _Entry:
     #: The id is used in several collections, so commands must name the catalog.
     ambiguous: bool
 
+    @property
+    def in_csv(self) -> bool:
+        """Is the entry a row of a CSV catalog (cells and columns, not YAML keys)?"""
+        return self.catalog.path.suffix.lower() == ".csv"
+
     def finding(
         self,
         code: str,
@@ -369,6 +378,7 @@ class _Entry:
             command=shlex.join(words) if words else None,
             related=related,
             field=field,
+            url=self.resource.url if field == "url" else None,
         )
 
 
@@ -410,7 +420,9 @@ def _fields(entry: _Entry) -> Iterable[Finding]:
             yield entry.finding(
                 "comma_in_list",
                 f"{name} item {joined[0]!r} is one item, not {len(items)}",
-                f"write them as a list: '{name}: [{', '.join(items)}]'",
+                f"separate them with ';' in the cell: '{'; '.join(items)}'"
+                if entry.in_csv
+                else f"write them as a list: '{name}: [{', '.join(items)}]'",
                 field=name,
             )
     for name in ("description", "publisher", "type"):
@@ -422,7 +434,9 @@ def _fields(entry: _Entry) -> Iterable[Finding]:
             yield entry.finding(
                 f"missing_{name}",
                 f"no {name}",
-                f"fill in the entry's empty '{name}:'"
+                _csv_fill_in(name, written)
+                if entry.in_csv
+                else f"fill in the entry's empty '{name}:'"
                 if written
                 else f"add a '{name}:' to the entry",
                 field=name if written else None,
@@ -435,7 +449,9 @@ def _fields(entry: _Entry) -> Iterable[Finding]:
                 "missing_year",
                 f"no year, but the title names {named[0]}",
                 (
-                    f"fill in the entry's empty 'year:' with {named[0]}"
+                    _csv_fill_in("year", written, named[0])
+                    if entry.in_csv
+                    else f"fill in the entry's empty 'year:' with {named[0]}"
                     if written
                     else f"add 'year: {named[0]}'"
                 )
@@ -446,7 +462,13 @@ def _fields(entry: _Entry) -> Iterable[Finding]:
             yield entry.finding(
                 "missing_year",
                 "no year",
-                ("fill in the entry's empty 'year:'" if written else "add a 'year:'")
+                (
+                    _csv_fill_in("year", written)
+                    if entry.in_csv
+                    else "fill in the entry's empty 'year:'"
+                    if written
+                    else "add a 'year:'"
+                )
                 + " if it is known",
                 field="year" if written else None,
             )
@@ -455,9 +477,21 @@ def _fields(entry: _Entry) -> Iterable[Finding]:
         yield entry.finding(
             "year_mismatch",
             f"year {r.year} but the title names {title_years}",
-            "correct the 'year:' (or the title) so they agree",
+            "correct the row's 'year' cell (or the title) so they agree"
+            if entry.in_csv
+            else "correct the 'year:' (or the title) so they agree",
             field="year",
         )
+
+
+def _csv_fill_in(name: str, written: bool, value: int | None = None) -> str:
+    """A CSV row's missing field, to fill in: its empty cell, or the column the file lacks
+    (no `description:` key there to write, nor an entry to add one to)."""
+    if written:
+        cell = f"fill in the row's empty '{name}' cell"
+        return cell if value is None else f"{cell} with {value}"
+    cell = "fill in the row's cell" if value is None else f"write {value} in the row's cell"
+    return f"add a '{name}' column to the file, and {cell}"
 
 
 def _review(entry: _Entry, now: datetime, today: date) -> Iterable[Finding]:
@@ -832,8 +866,7 @@ def _near_duplicate_titles(
             continue  # (a `duplicate_of` another URL is `bad_duplicate_of`'s business)
         if _other_languages(a.resource, b.resource):
             continue  # an English and a Spanish edition: both meant
-        loose = _loose_key(links, a) if a.catalog.key == b.catalog.key else None
-        if loose is not None and loose == _loose_key(links, b):
+        if _likely_duplicate_pair(links, a, b):
             continue  # probably one page (`likely_duplicate_url`): the pair is reported once
         label = _label(a, b)  # once per pair, at the later entry, as duplicate URLs
         yield b.finding(
@@ -936,6 +969,17 @@ def _other_languages(a: Resource, b: Resource) -> bool:
     return bool(ours) and bool(theirs) and ours != theirs
 
 
+def _likely_duplicate_pair(links: dict[str, tuple[bool, str]], a: _Entry, b: _Entry) -> bool:
+    """Does `_likely_duplicate_urls` report the pair: one collection, URLs of one
+    `loose_url_key`, and neither entry marked as meant? (A marked one, `shared_url: true`,
+    is in no such pair: an unmarked copy of its title at its http:// form is then only
+    found as a `near_duplicate_title`.)"""
+    if a.catalog.key != b.catalog.key or _intended(a.resource) or _intended(b.resource):
+        return False
+    loose = _loose_key(links, a)
+    return loose is not None and loose == _loose_key(links, b)
+
+
 def _loose_key(links: dict[str, tuple[bool, str]], entry: _Entry) -> str | None:
     """The entry's `loose_url_key`, as `_likely_duplicate_urls` groups it; None for an
     invalid URL, whose key matches nothing (not even another one's)."""
@@ -956,11 +1000,12 @@ _NOT_WORD = re.compile(r"[^\w]+")
 
 
 #: A fiscal year, or a span of them: "FY 2015", "FY15", "Fiscal Year (FY) 2015", "fiscal
-#: years 2014-2015", "FY2014-15", "FY 2014 and FY 2015".
+#: years 2014-2015", "FY2014-15", "FY 1999-00", "FY 2014 and FY 2015"; a US state's or
+#: the federal one, "SFY 2015", "FFY 2015".
 _FISCAL = re.compile(
-    r"\b(?:FY|fiscal[ -]+years?(?:\s*\(FY\))?)\s*[-']?\s*"
+    r"\b(?:[SF]?FY|fiscal[ -]+years?(?:\s*\([SF]?FY\))?)\s*[-']?\s*"
     r"((?:19|20)[0-9]{2}|[0-9]{2})(?![0-9])"
-    r"(?:\s*(?:-|–|—|/|to|through|and)\s*(?:FY\s*[-']?\s*)?"
+    r"(?:\s*(?:-|–|—|/|to|through|and)\s*(?:[SF]?FY\s*[-']?\s*)?"
     r"((?:19|20)[0-9]{2}|[0-9]{2})(?![0-9]))?",
     re.IGNORECASE,
 )
@@ -987,23 +1032,35 @@ def _years_in(title: str) -> tuple[list[int], frozenset[int]]:
 
 def _full_year(digits: str, after: int | None = None) -> int | None:
     """A fiscal year's number as four digits: "15" is 2015 (1999 for "99"); the end of a
-    span ("FY2014-15") must come after its start."""
+    span ("FY2014-15") must come after its start, its two digits in the next century if
+    they would not ("FY 1999-00" is 1999 to 2000), and no more than a lifetime later."""
     if len(digits) == 4:
         year = int(digits)
     elif after is not None:
         year = after - after % 100 + int(digits)
+        if year <= after:
+            year += 100
     else:
         year = (2000 if int(digits) < 50 else 1900) + int(digits)
-    return year if after is None or year > after else None
+    if after is None:
+        return year
+    return year if after < year < after + _LONGEST_SPAN else None
+
+
+#: A two-digit end of a fiscal span this far after its start is no end ("FY 2015-14").
+_LONGEST_SPAN = 50
 
 
 def _year_agrees(year: int, named: Sequence[int], fiscal: Collection[int] = ()) -> bool:
-    """One named year must match, or, named as a fiscal year, be the year after it (a
-    fiscal year's report comes out once it has ended); a span ("2006-2011") allows up to
-    a year after its end."""
-    if len(named) == 1:
-        return year == named[0] or (named[0] in fiscal and year == named[0] + 1)
-    return min(named) <= year <= max(named) + 1
+    """One named year must match, or, named as a fiscal year, be the year before or after
+    it (a fiscal year's report comes out once it has ended; its budget request, plan or
+    solicitation before it begins, and US federal FY 2016 begins in October 2015); a span
+    ("2006-2011") allows up to a year after its end, and a year before it when its first
+    year is a fiscal one."""
+    first, last = min(named), max(named)
+    if len(named) == 1 and first not in fiscal:
+        return year == first
+    return first - (1 if first in fiscal else 0) <= year <= last + 1
 
 
 def normalise_title(text: str) -> str:

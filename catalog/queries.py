@@ -1858,11 +1858,20 @@ def https_suggestions(engine: Engine) -> dict[tuple[str, str], str]:
     synced: the report applies it only to an entry whose URL in the file still leads
     there, and offers the entry's own https form (`reports.publish._confirmed_https`).
     """
-    query = _newest_read_of_http_links(Observation.suggested_url).where(
+    return {entry: url for entry, (_, url) in https_suggested(engine).items()}
+
+
+def https_suggested(engine: Engine) -> dict[tuple[str, str], tuple[str, str]]:
+    """`https_suggestions` with the link's URL: (collection key, resource id) -> (the http
+    link's URL, the https URL shown to serve its page). That is the link's https form, or
+    the https address that form redirects permanently to where that serves the page
+    (`catalog.upgrades`); the report tells the two apart by the link's URL, and offers
+    either only while the entry's URL in the file still leads to that link."""
+    query = _newest_read_of_http_links(Observation.url, Observation.suggested_url).where(
         Observation.suggested_url.like("https://%")
     )
     with session_scope(engine) as session:
-        return {(key, rid): url for key, rid, url in session.execute(query) if url}
+        return {(key, rid): (link, url) for key, rid, link, url in session.execute(query) if url}
 
 
 def https_found(engine: Engine) -> dict[tuple[str, str], tuple[str, str]]:

@@ -2,7 +2,8 @@
 
 Input: one batch's observations. Output: the same observations, with `suggested_url`
 set to the https form where it was shown to serve the same content (same final page,
-fingerprint or title — `catalog.hygiene.same_content`), and `https_found` saying what it
+fingerprint or title — `catalog.hygiene.same_content`), or to the https address it
+redirects permanently to where that serves it, and `https_found` saying what it
 served instead where it was tried and did not. Only links that answered OK over
 plain http with their page fetched are tried: an http link that redirects permanently to
 https already carries that suggestion, and a HEAD-only check has nothing to compare, so
@@ -23,6 +24,7 @@ from typing import Any
 
 from catalog.check import check_targets
 from catalog.check.loop import SharedLoop
+from catalog.health import not_the_page
 from catalog.hygiene import same_content
 from catalog.model import Batch, Observation, Target
 from catalog.outcomes import Outcome
@@ -57,13 +59,38 @@ async def confirm_https_async(
 
 
 def _judged(obs: Observation, https: str, https_obs: Observation) -> Observation:
-    """`obs` with its https form's verdict: `suggested_url` when it serves the same page,
-    else `https_found`, what it served instead (the report then offers no switch)."""
+    """`obs` with its https form's verdict: `suggested_url` when it serves the same page
+    (where it redirects permanently to another https address that serves it, that
+    address: the one browsers end at), else `https_found`, what it served instead (the
+    report then offers no switch).
+
+    No verdict from an answer that was not the page (`health.not_the_page`: a 503, a 429,
+    a bot wall, a timeout, which the check of a link counts as failures that may pass):
+    the probe is weekly, and "keep the http:// address" would stand for a week on a
+    server's bad minute. A refused connection is a verdict here: port 443 refusing the
+    minute port 80 served the page is a site that does not serve https."""
     if same_content(obs, https_obs):
         return replace(obs, suggested_url=https)
+    if (end := _same_page_moved_to(obs, https_obs)) is not None:
+        return replace(obs, suggested_url=end)
     if https_obs.held or https_obs.outcome is Outcome.NETWORK_UNAVAILABLE:
         return obs  # not asked (its host away, our network down): nothing found
+    if not_the_page(https_obs) and https_obs.outcome is not Outcome.CONNECTION_REFUSED:
+        return obs  # no answer about the page: nothing found
     return replace(obs, https_found=https_found(https_obs))
+
+
+def _same_page_moved_to(obs: Observation, https_obs: Observation) -> str | None:
+    """The https address an https form redirects permanently to, where that serves the
+    http page itself (`same_content` of the page the redirect ended at): the same page,
+    as "https://example.org/report" moved to "https://www.example.org/report" is."""
+    if https_obs.outcome is not Outcome.REDIRECTED_PERMANENT:
+        return None
+    end = https_obs.suggested_url or https_obs.final_url
+    if end is None or not end.lower().startswith("https://"):
+        return None
+    ended = replace(https_obs, outcome=Outcome.OK, url=end, final_url=end)
+    return end if same_content(obs, ended) else None
 
 
 def https_found(https_obs: Observation) -> str:

@@ -54,7 +54,7 @@ from catalog.queries import (
 from catalog.settings import HealthSettings
 from catalog.store import DecisionRecord, ResourceHistory
 from catalog.text import in_sentence
-from catalog.urls import is_shortener, without_password
+from catalog.urls import canonical_url, is_shortener, without_password, without_tracking
 from reports.changes import by_turns, changes_since
 from reports.context import (
     BROKEN_STATE,
@@ -463,7 +463,7 @@ def with_findings(
     return replace(
         ctx,
         hygiene=_defer_url_fixes(
-            _shorteners_ends(hygiene_rows(findings), ctx), ctx, frozenset(confirmed)
+            _shorteners_ends(hygiene_rows(findings), ctx, findings), ctx, frozenset(confirmed)
         ),
         hygiene_info=sum(f.level is Level.INFO for f in findings),
     )
@@ -486,17 +486,31 @@ _DEFERRED_SNOOZED_FIX = (
 )
 
 
-def _shorteners_ends(rows: tuple[HygieneRow, ...], ctx: ReportContext) -> tuple[HygieneRow, ...]:
+def _shorteners_ends(
+    rows: tuple[HygieneRow, ...], ctx: ReportContext, findings: Sequence[Finding] = ()
+) -> tuple[HygieneRow, ...]:
     """A link shortener's row names the address its link's last check ended at (the
     resource's "Ended at", or the new address of a permanent redirect): the one to put in
     its place, which the curator had to look up on the resource's page, linked nowhere
-    from the row. No command: the curator sees first that it is the page meant."""
+    from the row. No command: the curator sees first that it is the page meant.
+
+    The end is given without its tracking parameters (a campaign's short link ends at
+    `?utm_source=...`), as the entry's `tracking_params` fix would take them out, and only
+    while the entry's URL in the file (`findings`' `url`) is still the link checked: one
+    edited to another short link (no sync or check since) is not given the old one's end."""
     if not any(f.code == "url_shortener" for f in rows):
         return rows
+    written = {
+        (f.collection, f.resource_id): f.url
+        for f in findings
+        if f.code == "url_shortener" and f.url is not None
+    }
     ends = {
-        (r.collection_key, r.resource_id): end
+        (r.collection_key, r.resource_id): without_tracking(end)
         for r in ctx.resources
-        if (end := r.final_url or r.suggested_url) and is_shortener(r.url)
+        if (end := r.final_url or r.suggested_url)
+        and is_shortener(r.url)
+        and _still_written((r.collection_key, r.resource_id), r.url, written)
     }
     return tuple(
         replace(
@@ -508,6 +522,14 @@ def _shorteners_ends(rows: tuple[HygieneRow, ...], ctx: ReportContext) -> tuple[
         else f
         for f in rows
     )
+
+
+def _still_written(
+    entry: tuple[str, str], checked: str, written: Mapping[tuple[str, str], str]
+) -> bool:
+    """Is the entry's URL in the file (`written`, where known) the link checked?"""
+    url = written.get(entry)
+    return url is None or canonical_url(url) == canonical_url(checked)
 
 
 def _defer_url_fixes(

@@ -696,15 +696,21 @@ class ReportContext:
     earlier_run_notice: str | None = None
     #: The `--config` and `--db` its commands carry (`catalog.commands.command_options`).
     command_options: tuple[str, ...] = ()
+    #: `--catalog FILE` for each catalog the report read, where a command typed with
+    #: `command_options` would read others (`report --catalog draft.yaml`):
+    #: `CommandOptions.for_catalogs`.
+    catalog_options: tuple[str, ...] = field(default=(), metadata={"json": False})
 
     @property
     def lint_command(self) -> str:
         """`linkhealth catalog lint`, as pasted where the report's other commands are: with
-        its `--config` (lint takes no `--db`: it lints the files that settings file names),
-        for the findings the report leaves out or cuts."""
+        its `--config` (lint takes no `--db`: it lints the files that settings file names)
+        and the `--catalog` of files it would not read, for the findings the report leaves
+        out or cuts."""
         words = self.command_options
         at = words.index("--config") if "--config" in words else len(words)
-        return shlex.join(["linkhealth", "catalog", "lint", *words[at : at + 2]])
+        config = words[at : at + 2]
+        return shlex.join(["linkhealth", "catalog", "lint", *config, *self.catalog_options])
 
     @property
     def hygiene_kinds(self) -> tuple[HygieneKind, ...]:

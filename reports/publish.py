@@ -48,7 +48,7 @@ from catalog.queries import (
     ResourceRow,
     history_events,
     https_found,
-    https_suggestions,
+    https_suggested,
     iter_link_history,
     iter_resources,
     iter_resources_of,
@@ -61,7 +61,12 @@ from catalog.queries import (
 from catalog.settings import HealthSettings, Settings
 from catalog.source import catalog_files, load_catalogs
 from catalog.store import ResourceHistory, decisions_by_resource, resource_histories
-from catalog.urls import canonical_url, https_upgrade_candidate, without_tracking
+from catalog.urls import (
+    canonical_url,
+    https_upgrade_candidate,
+    with_fragment_of,
+    without_tracking,
+)
 from reports.build import (
     HISTORY_LISTED,
     HISTORY_PER_RESOURCE,
@@ -257,13 +262,16 @@ def _publish(
                 options=options.words,
                 unavailable_days=settings.health.unavailable_days,
             )
-            https, found = https_suggestions(engine), https_found(engine)
+            ctx = replace(ctx, catalog_options=options.for_catalogs(paths))
+            suggested, found = https_suggested(engine), https_found(engine)
+            https = {entry: url for entry, (_, url) in suggested.items()}
+            checked = {entry: link for entry, (link, _) in suggested.items()}
 
         linted = functools.cache(hygiene.result)  # None: the catalog does not load
 
         def complete(ctx: ReportContext) -> ReportContext:
             # Only the summary pages show the findings: the resource pages start without.
-            confirmed = _confirmed_https(linted(), https)
+            confirmed = _confirmed_https(linted(), https, checked)
             findings = _findings(linted(), confirmed, found)
             return with_findings(ctx, findings, confirmed=confirmed)
 
@@ -909,16 +917,23 @@ def _total_size(paths: Sequence[Path]) -> int:
 
 
 def _confirmed_https(
-    findings: Sequence[Finding] | None, https: Mapping[tuple[str, str], str]
+    findings: Sequence[Finding] | None,
+    https: Mapping[tuple[str, str], str],
+    checked: Mapping[tuple[str, str], str] | None = None,
 ) -> dict[tuple[str, str], str]:
-    """(collection, id) -> the https URL its `http_url` finding offers, for the entries
-    whose https form a run has shown to serve the same page (`https_suggestions`).
+    """(collection, id) -> the https URL to switch to, for the entries whose https form a
+    run has shown to serve the same page (`https_suggestions`).
 
     The URL is the finding's own, as the entry writes it: the run checked the link's
     standard form, without the entry's `#section`, which two entries of one page need to
     stay apart. A confirmation is the link's in the database, so it stands only while
     the file's URL still leads to that page: an entry edited since (no sync yet) keeps
     the unconfirmed fix of its new address, not an offer to switch back to the old one.
+
+    Where the https form redirects permanently to another https address that serves the
+    page (`catalog.upgrades`), that address, with the entry's `#section` and without
+    tracking parameters, as the finding's own would be: only while the finding's https
+    form is that of the link checked (`checked`: (collection, id) -> the link's URL).
     """
     out = {}
     for f in findings or ():
@@ -926,8 +941,15 @@ def _confirmed_https(
         if f.code != "http_url" or entry not in https:
             continue
         own = _replacement(f)
-        if own is not None and _same_address(own, https[entry]):
+        if own is None:
+            continue
+        if _same_address(own, https[entry]):
             out[entry] = own
+            continue
+        link = (checked or {}).get(entry)
+        form = https_upgrade_candidate(link) if link else None
+        if form is not None and _same_address(own, form):
+            out[entry] = with_fragment_of(without_tracking(https[entry]), own)
     return out
 
 
@@ -963,12 +985,30 @@ def _findings(
     out = []
     for f in findings or ():
         entry = (f.collection, f.resource_id)
-        if f.code == "http_url" and (url := confirmed.get(entry)):
+        own = _replacement(f) if f.code == "http_url" else None
+        if own is not None and (url := confirmed.get(entry)) and url != own:
+            f = replace(
+                f,
+                fix=f"The https form {own} redirects permanently to {url}, which serves "
+                "the same page; switch to that.",
+                command=_with_replacement(f, url),
+            )
+        elif f.code == "http_url" and (url := confirmed.get(entry)):
             f = replace(f, fix=f"The https form {url} serves the same page; switch to it.")
         elif f.code == "http_url" and (other := _found_at(f, (found or {}).get(entry))):
             f = replace(f, fix=other, command=None)
         out.append(f)
     return out
+
+
+def _with_replacement(f: Finding, url: str) -> str | None:
+    """`f`'s `linkhealth replace-url ID URL` command with `url` put in place of its URL
+    (`_replacement` reads it), its options kept."""
+    words = shlex.split(f.command) if f.command else []
+    at = words.index("--", 2) + 2 if "--" in words[2:] else 3
+    if words[1:2] != ["replace-url"] or len(words) <= at:
+        return f.command
+    return shlex.join([*words[:at], url, *words[at + 1 :]])
 
 
 def _found_at(f: Finding, found: tuple[str, str] | None) -> str | None:

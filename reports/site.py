@@ -385,9 +385,11 @@ def _unlinked(text: str, pages: frozenset[str], why: Callable[[str], str] | None
 
 def _latest_command(ctx: ReportContext, out_dir: Path) -> str:
     """The command that writes the latest report, with its site, into `out_dir`: with the
-    `--config` and `--db` of this report, and `--out` (a plain `linkhealth report` writes
-    into `reports_dir`, not necessarily this folder)."""
-    return shlex.join(["linkhealth", "report", *ctx.command_options, "--out", str(out_dir)])
+    `--config` and `--db` of this report, the `--catalog` of files that would not be read
+    without it, and `--out` (a plain `linkhealth report` writes into `reports_dir`, not
+    necessarily this folder)."""
+    options = (*ctx.command_options, *ctx.catalog_options)
+    return shlex.join(["linkhealth", "report", *options, "--out", str(out_dir)])
 
 
 def _alone(text: str, pages: frozenset[str], command: str) -> str:

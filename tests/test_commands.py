@@ -110,3 +110,24 @@ def test_when_the_settings_no_longer_load_everything_is_named(folder: Path) -> N
 
 def test_library_use_adds_nothing() -> None:
     assert CommandOptions().for_file("any.yaml") == ()
+
+
+def test_a_command_reading_the_catalogs_names_them_unless_they_are_the_configured_ones(
+    folder: Path,
+) -> None:
+    """A report's `catalog lint` and `report` must read the catalogs it read: the
+    configured folder (as it or as its files) needs no option; a draft, or one of the
+    configured files alone, is named (review rv-hygiene2)."""
+    options = command_options(load_settings())
+    toolkit = folder / "catalogs" / "toolkit.yaml"
+    assert options.for_catalogs([folder / "catalogs"]) == ()
+    assert options.for_catalogs(["catalogs/toolkit.yaml"]) == ()
+    (folder / "my kits").mkdir()
+    draft = write_catalog(folder / "my kits" / "kit.yaml", [{"id": "d", "title": "D"}])
+    assert options.for_catalogs([draft]) == ("--catalog", str(draft))
+    second = write_catalog(folder / "catalogs" / "more.yaml", [{"id": "m", "title": "M"}])
+    assert options.for_catalogs([second]) == ("--catalog", str(second))
+    assert options.for_catalogs([toolkit, draft]) == (
+        "--catalog", str(toolkit), "--catalog", str(draft)
+    )  # fmt: skip
+    assert CommandOptions().for_catalogs([draft]) == ()

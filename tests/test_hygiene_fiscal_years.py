@@ -1,6 +1,9 @@
 """A report on a fiscal year comes out once that year has ended: its year may be the one
 after the fiscal year its title names ("FY 2015 Annual Report", published 2016), as a
-span's may be the year after its end. A plain year in a title must still match."""
+span's may be the year after its end. A budget request, a plan or a solicitation for a
+fiscal year comes out the year before it ("FY 2016 Budget Request", published 2015; US
+federal FY2016 starts 1 October 2015), so the year before is allowed too. A plain year in
+a title must still match."""
 
 from __future__ import annotations
 
@@ -39,10 +42,11 @@ def _mismatch(title: str, year: int | None) -> list[str]:
         "fiscal-year 2015 report",
     ],
 )
-def test_a_fiscal_year_is_published_in_it_or_the_year_after(title: str) -> None:
+def test_a_fiscal_year_is_published_from_the_year_before_to_the_year_after(title: str) -> None:
     assert _mismatch(title, 2015) == []
     assert _mismatch(title, 2016) == []
-    assert _mismatch(title, 2014) == ["year 2014 but the title names 2015"]
+    assert _mismatch(title, 2014) == []
+    assert _mismatch(title, 2013) == ["year 2013 but the title names 2015"]
     assert _mismatch(title, 2017) == ["year 2017 but the title names 2015"]
 
 
@@ -57,10 +61,32 @@ def test_a_fiscal_year_is_published_in_it_or_the_year_after(title: str) -> None:
         "Fiscal Years 2014 through 2015",
     ],
 )
-def test_a_span_of_fiscal_years_allows_a_year_after_its_end(title: str) -> None:
-    assert [_mismatch(title, year) for year in (2014, 2015, 2016)] == [[], [], []]
+def test_a_span_of_fiscal_years_allows_a_year_before_and_after_it(title: str) -> None:
+    assert [_mismatch(title, year) for year in (2013, 2014, 2015, 2016)] == [[], [], [], []]
     assert _mismatch(title, 2017) == ["year 2017 but the title names 2014 and 2015"]
-    assert _mismatch(title, 2013) == ["year 2013 but the title names 2014 and 2015"]
+    assert _mismatch(title, 2012) == ["year 2012 but the title names 2014 and 2015"]
+
+
+@pytest.mark.parametrize(
+    ("title", "year"),
+    [
+        ("FY15 Budget Request", 2014),
+        ("FY 2016 Budget Request", 2015),
+        ("FY 2016 Congressional Budget Justification", 2015),
+        ("Solicitation: Services for Victims of Human Trafficking, FY 2016", 2015),
+        ("SFY 2017-2019 State Plan", 2016),
+    ],
+)
+def test_what_is_written_before_a_fiscal_year_may_be_dated_the_year_before(
+    title: str, year: int
+) -> None:
+    assert _mismatch(title, year) == []
+    assert _mismatch(title, year - 1) != []
+
+
+def test_a_plain_year_does_not_allow_the_year_before() -> None:
+    assert _mismatch("2016 Budget Request", 2015) == ["year 2015 but the title names 2016"]
+    assert _mismatch("Plan for 2014-2015", 2013) == ["year 2013 but the title names 2014 and 2015"]
 
 
 @pytest.mark.parametrize(

@@ -116,3 +116,42 @@ def test_an_empty_csv_cell_is_the_rows_field_to_fill(tmp_path: Path) -> None:
     assert (year.line, year.field) == (2, "year")
     assert year.fix.startswith("fill in")
     assert (publisher.line, publisher.field) == (2, None)
+
+
+def test_a_csv_catalogs_fix_speaks_of_its_cells_and_columns(tmp_path: Path) -> None:
+    """A CSV has no `description:` to fill in, nor an entry to add one to: its fix names
+    the row's empty cell, or the column the file lacks (review rv-hygiene2)."""
+    path = tmp_path / "kit.csv"
+    path.write_text(
+        "id,title,url,description,year\n"
+        "a,FY 2015 Annual Report,https://example.org/a,,\n"
+        "b,A guide,https://example.org/b,,\n"
+    )
+    found = _missing(path)
+    fixes = {key: f.fix for key, f in found.items()}
+    assert fixes["a", "missing_description"] == "fill in the row's empty 'description' cell"
+    assert fixes["a", "missing_publisher"] == (
+        "add a 'publisher' column to the file, and fill in the row's cell"
+    )
+    assert fixes["a", "missing_year"] == (
+        "fill in the row's empty 'year' cell with 2015 if that is when it was published"
+    )
+    assert fixes["b", "missing_year"] == "fill in the row's empty 'year' cell if it is known"
+    assert not any(":'" in fix or "entry" in fix for fix in fixes.values()), fixes
+    no_year = tmp_path / "other.csv"
+    no_year.write_text("id,title,url\nc,FY 2015 Annual Report,https://example.org/c\n")
+    assert _missing(no_year)["c", "missing_year"].fix == (
+        "add a 'year' column to the file, and write 2015 in the row's cell if that is when "
+        "it was published"
+    )
+
+
+def test_a_csv_rows_other_field_fixes_speak_of_its_cells(tmp_path: Path) -> None:
+    path = tmp_path / "kit.csv"
+    path.write_text(
+        "id,title,url,description,publisher,type,year,tags\n"
+        'a,2015 Annual Report,https://example.org/a,D,P,report,2017,"training, hotline"\n'
+    )
+    fixes = {f.code: f.fix for f in lint([load_catalog(path)])}
+    assert fixes["year_mismatch"] == "correct the row's 'year' cell (or the title) so they agree"
+    assert fixes["comma_in_list"] == "separate them with ';' in the cell: 'training; hotline'"

@@ -460,3 +460,21 @@ def test_the_news_links_the_reports_of_the_nights_before(data: ReportData, tmp_p
     (tmp_path / "kept").mkdir()
     (tmp_path / "kept" / "run-1.html").write_text("<title>Run 1</title>", encoding="utf-8")
     assert earlier_nights(tmp_path / "kept") == [("run-1.html", "Sat 2025-03-08")]
+
+
+def test_the_run_pages_report_command_reads_the_catalogs_the_report_read(
+    data: ReportData,
+) -> None:
+    """A report of `report --catalog "my kits/kit.yaml"`: its run page's command that
+    writes the latest report again, and its `catalog lint`, carry that `--catalog`, as
+    its finding commands do (review rv-hygiene2)."""
+    import shlex
+
+    from reports.site import _latest_command
+
+    catalog = ("--catalog", "my kits/kit.yaml")
+    ctx = dataclasses.replace(build_context(data, now=fx.NOW), catalog_options=catalog)
+    assert shlex.split(_latest_command(ctx, Path("/srv/out"))) == [
+        "linkhealth", "report", *catalog, "--out", "/srv/out"
+    ]  # fmt: skip
+    assert shlex.split(ctx.lint_command) == ["linkhealth", "catalog", "lint", *catalog]

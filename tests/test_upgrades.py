@@ -94,6 +94,83 @@ def test_what_the_https_form_served_instead_is_kept() -> None:
     assert first.suggested_url is None and second.suggested_url is None
 
 
+@respx.mock
+def test_an_https_form_moved_to_the_same_page_suggests_where_it_ends() -> None:
+    """https://example.org/report redirects permanently to https://www.example.org/report,
+    which serves the http page: the same page, at the https address browsers end at
+    (review rv-hygiene2)."""
+    html = {"content-type": "text/html"}
+    respx.get("https://example.org/report").mock(
+        return_value=httpx.Response(301, headers={"location": "https://www.example.org/report"})
+    )
+    respx.get("https://www.example.org/report").mock(
+        return_value=httpx.Response(200, content=PAGE, headers=html)
+    )
+    respx.get("https://example.org/other").mock(
+        return_value=httpx.Response(
+            301, headers={"location": "https://www.example.org/annual-2019"}
+        )
+    )
+    respx.get("https://www.example.org/annual-2019").mock(
+        return_value=httpx.Response(
+            200, content=b"<title>Annual Report 2019</title><p>Older findings.</p>", headers=html
+        )
+    )
+    same, other = confirm_https(
+        [_http_obs("http://example.org/report"), _http_obs("http://example.org/other")],
+        SETTINGS,
+        resolver=public_resolver,
+    )
+    assert same.suggested_url == "https://www.example.org/report" and same.https_found is None
+    assert other.suggested_url is None
+    assert other.https_found == "a permanent redirect to https://www.example.org/annual-2019"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(503, content=b"<title>Down for maintenance</title>"),
+        httpx.Response(429, headers={"retry-after": "5"}),
+        httpx.Response(403, content=b"<title>Just a moment...</title>", headers={"cf-ray": "1"}),
+        httpx.ConnectTimeout("timed out"),
+    ],
+    ids=["503", "429", "bot-wall", "timeout"],
+)
+@respx.mock
+def test_an_answer_that_is_not_the_page_is_no_verdict(
+    answer: httpx.Response | Exception,
+) -> None:
+    """A passing failure or a wall of the weekly https probe says nothing about the page
+    (`health.not_the_page`): no "keep the http:// address" for a week (review rv-hygiene2)."""
+    route = respx.get("https://www.example.org/report")
+    if isinstance(answer, Exception):
+        route.mock(side_effect=answer)
+    else:
+        route.mock(return_value=answer)
+    (obs,) = confirm_https(
+        [_http_obs("http://www.example.org/report")], SETTINGS, resolver=public_resolver
+    )
+    assert obs.suggested_url is None and obs.https_found is None
+
+
+def test_an_https_port_that_refuses_while_http_answers_is_a_verdict() -> None:
+    """A refused connection may pass for a link, but port 443 refusing the minute port 80
+    served the page is a site without https: "no working page", and no switch offered."""
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        refused = httpx.ConnectError("x")
+        refused.__cause__ = ConnectionRefusedError(111, "Connection refused")  # as httpx does
+        raise refused
+
+    (obs,) = confirm_https(
+        [_http_obs("http://www.example.org/report")],
+        SETTINGS,
+        resolver=public_resolver,
+        transport=httpx.MockTransport(refuse),
+    )
+    assert obs.https_found == "no working page (Connection refused)"
+
+
 def test_only_working_plain_http_links_are_tried() -> None:
     observations = [
         _http_obs("http://a.example.org/x"),
@@ -180,12 +257,13 @@ def test_report_turns_a_confirmed_upgrade_into_a_command(
 
 
 def _confirmed_upgrade_fix(
-    folder: Path, url: str, *, edited_to: str | None = None
+    folder: Path, url: str, *, edited_to: str | None = None, moved_to: str | None = None
 ) -> tuple[str, list[str]]:
     """The suggested fix and the command's words of the report's `http_url` row for a
     one-entry catalog at `url`, whose link (the URL's standard form) a run showed to serve
     the same page over https; `edited_to`: the entry's URL as the curator then edited it
-    by hand, not yet synced."""
+    by hand, not yet synced; `moved_to`: the https address the https form redirects
+    permanently to, which served the page (`catalog.upgrades`)."""
     from selectolax.lexbor import LexborHTMLParser
 
     from catalog import store
@@ -208,7 +286,7 @@ def _confirmed_upgrade_fix(
     sync_catalogs(engine, load_catalogs(settings.catalogs), now=NOW)
     run_id = store.start_run(engine, trigger="test", now=NOW)
     link = canonical_url(url)
-    observation = _http_obs(link, suggested_url=https_upgrade_candidate(link))
+    observation = _http_obs(link, suggested_url=moved_to or https_upgrade_candidate(link))
     store.record_observations(engine, run_id, [observation], HealthSettings(), now=NOW)
     store.finish_run(engine, run_id, status="completed", now=NOW)
     if edited_to is not None:
@@ -380,3 +458,32 @@ def test_child_setup_runs_in_the_forked_child_only() -> None:
     here = Forked(lambda: len(calls), enabled=False, child_setup=lambda: calls.append(1))
     assert not here.in_child and here.result() == 0  # the job alone, in this process
     assert calls == []
+
+
+def test_an_https_form_moved_to_the_same_page_offers_where_it_ends(isolated_cwd: Path) -> None:
+    """The https form redirects permanently to the www. address, which serves the page: the
+    row offers that address, with the entry's `#section`, and a command putting it in
+    place (review rv-hygiene2)."""
+    fix, command = _confirmed_upgrade_fix(
+        isolated_cwd,
+        "http://example.org/report?utm_source=news#texas",
+        moved_to="https://www.example.org/report?utm_source=news",
+    )
+    assert fix.startswith(
+        "The https form https://example.org/report#texas redirects permanently to "
+        "https://www.example.org/report#texas, which serves the same page; switch to that"
+    ), fix
+    assert command[2:4] == ["report", "https://www.example.org/report#texas"]
+
+
+def test_where_an_https_form_moved_is_not_offered_for_an_address_edited_since(
+    isolated_cwd: Path,
+) -> None:
+    fix, command = _confirmed_upgrade_fix(
+        isolated_cwd,
+        "http://example.org/report",
+        moved_to="https://www.example.org/report",
+        edited_to="http://new.example.net/annual-report-2025",
+    )
+    assert fix.startswith("switch to https://new.example.net/annual-report-2025 if it serves")
+    assert command[2:4] == ["report", "https://new.example.net/annual-report-2025"]

@@ -238,26 +238,15 @@ def _latest_text_stamp(conn: Connection) -> datetime | None:
 def _read_in_full(obs: Observation) -> bool:
     """A GET answered with a body (not a 304), or a fingerprint made: the page was read,
     and its entries judged if it could be; one that made no fingerprint (a soft 404) is
-    not asked for again. A wall or a passing failure (`_not_the_page`) read no page, so
+    not asked for again. A wall or a passing failure (`health.not_the_page`) read no page, so
     the read after an edit stays due: a 503 maintenance page counted as it, and the
     edited entry was never judged. Nor does a read whose scores are floors (a slow night's
     menu, `PageJudgement.short`), which its caller leaves out."""
     if obs.not_modified:
         return False
-    if not health_rules.judges_drift(obs) and _not_the_page(obs):
+    if not health_rules.judges_drift(obs) and health_rules.not_the_page(obs):
         return False
     return obs.fingerprint is not None or ("GET" in obs.methods and obs.bytes_read > 0)
-
-
-def _not_the_page(obs: Observation) -> bool:
-    """A 5xx, a 429, a bot wall or a failure that may pass: the answer was not the page
-    (a 404, a 410 or another 4xx is a definite answer about it)."""
-    if obs.outcome in (Outcome.BLOCKED, Outcome.RATE_LIMITED):
-        return True
-    status = obs.http_status
-    if obs.outcome is Outcome.HTTP_ERROR and status is not None:
-        return status >= 500 or status == 429
-    return obs.outcome.is_transient or (status is not None and (status >= 500 or status == 429))
 
 
 def _cover_texts(conn: Connection, link_ids: Sequence[int], text_upto: datetime | None) -> None:
