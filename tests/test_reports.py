@@ -1230,6 +1230,8 @@ def test_a_long_hygiene_list_is_cut_on_the_index_and_complete_on_its_own_page(
     assert f"r{cap - 2:04d}" in section and f"r{cap - 1:04d}" not in section
     assert f"- {len(findings) - 1} No year (warning, `missing_year`)" in section
     assert f"… and {len(findings) - cap} more" in section
+    # A run writes HTML and Markdown: the JSON report is named as written on request only.
+    assert "more in the HTML report (and the JSON report where one is written" in section
     short = write_report(with_findings(ctx, findings[:3]), tmp_path / "short", run_id=None)
     short_index = LexborHTMLParser(short.main.read_text(encoding="utf-8"))
     assert short_index.css_first("#hygiene-all") is None
