@@ -7,11 +7,15 @@ decisions", "After editing the catalog"):
   decision on the id the database still holds (renamed or moved by hand, not yet synced)
   is refused as a typo ("check the id against the catalog's 'id' fields"), not sent to
   `linkhealth sync`, although the re-sync of every decision now leaves such entries behind.
+  The `linkhealth sync` it offers lacks the --catalog the decision was made with (refused
+  without a settings file; with one, it retires the unconfigured collection). An entry put
+  back by hand and then decided on is itself left, shown removed right after its review.
 - `recheck --changed` that picks nothing writes the report again when a sync since the
   latest report changed the catalogs (`RecheckPlan.unshown`), but it counts only the
   changes of the collections still configured: a `linkhealth sync` that retired a
   collection left out of the settings (its entries removed) is not seen, and the report
-  keeps listing the retired entries to fix.
+  keeps listing the retired entries to fix; a sync stamped ahead of the report files keeps
+  it written again at each recheck.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from flows.cli import app
 from reports.publish import latest_report_written, publish_report
 from tests.factories import copy_migrated_sqlite, days
 from tests.test_ops import _A, _DEAD, _checked, _write
-from tests.test_rv_after_edit import _move_to_dhs, two_catalogs
+from tests.test_rv_after_edit import _move_to_dhs, _without_entry, two_catalogs
 
 runner = CliRunner()
 
@@ -94,7 +98,26 @@ def test_a_decision_on_an_id_changed_by_hand_since_the_sync_says_to_sync(
     assert "linkhealth sync" in refused.output, refused.output
 
 
-def test_the_sync_a_decision_leaves_an_added_entry_to_syncs_the_file_it_edited(
+def _mine(folder: Path, *rids: str) -> Path:
+    entry = "- id: {0}\n  title: {0}\n  url: https://example.org/{0}\n"
+    path = folder / "mine.yaml"
+    text = "collection:\n  title: Mine\nresources:\n" + "".join(entry.format(r) for r in rids)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _offered_sync_adds_c(made_stdout: str) -> None:
+    offered = re.search(r"was left for `([^`]+)`", made_stdout)
+    assert offered is not None, made_stdout
+    words = shlex.split(offered.group(1))
+    assert words[0] == "linkhealth", words
+    synced = runner.invoke(app, words[1:])
+    assert synced.exit_code == 0, offered.group(1) + "\n" + synced.output
+    assert "mine/c: added" in synced.stdout, offered.group(1) + "\n" + synced.stdout
+    assert "mine/a: removed" not in synced.stdout, offered.group(1) + "\n" + synced.stdout
+
+
+def test_the_sync_a_trial_decision_offers_for_an_added_entry_syncs_the_file(
     isolated_cwd: Path, no_prefect_api: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No settings file: the curator's catalog is named with --catalog, a trial database
@@ -102,29 +125,36 @@ def test_the_sync_a_decision_leaves_an_added_entry_to_syncs_the_file_it_edited(
     decision says the entry was left for `linkhealth sync --db sqlite:///var/trial.db`,
     without the --catalog it needs (its own recheck line has it). Run as printed, that
     command is refused ("refusing to put the bundled demo catalog into database ..."),
-    exit 2; with a settings file naming other catalogs it would sync those instead. The
-    command printed should sync the edited file and record the entry added."""
+    exit 2. The command printed should sync the edited file and add the entry."""
     for name in ("LINKHEALTH_CONFIG", "LINKHEALTH_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
     copy_migrated_sqlite(isolated_cwd / "var" / "trial.db")
-    catalog_file = isolated_cwd / "mine.yaml"
-    entry = "- id: {0}\n  title: {0}\n  url: https://example.org/{0}\n"
-    head = "collection:\n  title: Mine\nresources:\n"
-    catalog_file.write_text(head + entry.format("a") + entry.format("b"), encoding="utf-8")
+    catalog_file = _mine(isolated_cwd, "a", "b")
     options = ["--db", "sqlite:///var/trial.db", "--catalog", str(catalog_file)]
     assert runner.invoke(app, ["sync", *options]).exit_code == 0
-    with catalog_file.open("a", encoding="utf-8") as f:
-        f.write(entry.format("c"))  # added by hand
+    _mine(isolated_cwd, "a", "b", "c")  # c added by hand
 
     made = runner.invoke(app, ["mark-reviewed", "a", *options])
     assert made.exit_code == 0, made.output
-    offered = re.search(r"was left for `([^`]+)`", made.stdout)
-    assert offered is not None, made.stdout
-    words = shlex.split(offered.group(1))
-    assert words[0] == "linkhealth", words
-    synced = runner.invoke(app, words[1:])
-    assert synced.exit_code == 0, offered.group(1) + "\n" + synced.output
-    assert "mine/c: added" in synced.stdout, synced.stdout
+    _offered_sync_adds_c(made.stdout)
+
+
+def test_the_sync_a_decision_offers_for_an_unconfigured_file_does_not_retire_it(
+    two_catalogs: Path,
+) -> None:
+    """mine.yaml, not among the configured catalogs, synced into the database with
+    `sync --catalog mine.yaml`; c added to it by hand, then `mark-reviewed a --catalog
+    mine.yaml`: the decision says c was left for `linkhealth sync`, and that command
+    retires the whole collection ("mine/a: removed", "mine/b: removed", "mine: retired")
+    and never adds c. The command offered should sync mine.yaml (its recheck line names
+    it: `linkhealth recheck --changed --catalog .../mine.yaml`)."""
+    catalog_file = _mine(two_catalogs, "a", "b")
+    assert runner.invoke(app, ["sync", "--catalog", str(catalog_file)]).exit_code == 0
+    _mine(two_catalogs, "a", "b", "c")  # c added by hand
+
+    made = runner.invoke(app, ["mark-reviewed", "a", "--catalog", str(catalog_file)])
+    assert made.exit_code == 0, made.output
+    _offered_sync_adds_c(made.stdout)
 
 
 def test_a_recheck_that_picks_nothing_refreshes_a_report_older_than_a_retirement(
@@ -186,3 +216,25 @@ def test_a_report_written_again_for_a_sync_stamped_ahead_is_not_written_again_ea
     again = plan()
     engine.dispose()
     assert not again.report_only, again
+
+
+def test_a_decision_on_an_entry_put_back_by_hand_syncs_that_entry(two_catalogs: Path) -> None:
+    """demandforum removed by hand and synced (`toolkit/demandforum: removed`), then put
+    back (git checkout of the file) and marked reviewed: the review writes reviewed_at
+    into its lines, but the re-sync leaves the very entry it edited as "added to or
+    removed from toolkit.yaml by hand" (0 edited), so `linkhealth resource demandforum`
+    right after the review says `removed: ... (no longer in the catalog)`. The entry the
+    decision wrote into is in its file and no half of a move: its re-sync should have it."""
+    catalog_file = two_catalogs / "toolkit.yaml"
+    before = catalog_file.read_text(encoding="utf-8")
+    _without_entry(catalog_file, "demandforum")
+    synced = runner.invoke(app, ["sync"])
+    assert "toolkit/demandforum: removed" in synced.stdout, synced.output
+    catalog_file.write_text(before, encoding="utf-8")  # put back
+
+    made = runner.invoke(app, ["mark-reviewed", "demandforum"])
+    assert made.exit_code == 0, made.output
+    assert "by hand was left" not in made.stdout, made.stdout
+    shown = runner.invoke(app, ["resource", "demandforum"])
+    assert shown.exit_code == 0, shown.output
+    assert "no longer in the catalog" not in shown.stdout, shown.stdout
