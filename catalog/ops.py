@@ -261,14 +261,23 @@ class RecheckPlan:
 
     @property
     def synced_words(self) -> str:
-        """What the report written again follows, for its artifacts: "1 catalog change (1
-        removed)", "1 catalog change synced since the last report (1 removed)", or, its
-        removal synced before, "the removal of toolkit/dead"."""
+        """What the report written again follows: "1 catalog change (1 removed)", "1
+        catalog change synced since the last report (1 removed)", or, its removal synced
+        before, "the removal of toolkit/dead"; its artifacts say `after_words`."""
         if self.sync_changes:
             return f"{counted(self.sync_changes, 'catalog change')} ({self.synced})"
         if self.removed:
             names = ", ".join(f"{key}/{rid}" for key, rid, _ in self.removed)
             return f"the removal of {names}"
+        return self.unshown_words
+
+    @property
+    def after_words(self) -> str:
+        """What the report written again follows, for its artifacts' "... after {}":
+        "syncing 1 catalog change (1 removed)", "syncing the removal of toolkit/dead", or
+        "1 catalog change synced since the last report (1 removed)"."""
+        if self.sync_changes or self.removed:
+            return f"syncing {self.synced_words}"
         return self.unshown_words
 
     @property
@@ -391,16 +400,18 @@ def plan_recheck(
     changed_only: bool = False,
     failing_only: bool = False,
     clock: Clock = utcnow,
-    report_written: Callable[[], datetime | None] | None = None,
+    report_written: Callable[[], datetime | int | None] | None = None,
 ) -> RecheckPlan:
     """Sync the catalog files, then pick what to recheck (see `select_for_recheck`) from
     the rows it can pick (`store.recheck_statuses`): a curator's few ids must not cost
     reading the whole catalog. `ids`: the ids named; `only`: those named `KEY/ID`
     (`only_in`), checked in those catalogs alone; the plan's `pairs` say which entries
-    of each id to check (`narrowed`). `report_written`: when the latest report was
-    written (None: none is there), asked only when the plan picks nothing and its sync
-    changed nothing: the changes earlier syncs made since are the plan's `unshown`
-    (an entry removed and synced by `linkhealth sync`, still listed to fix).
+    of each id to check (`narrowed`). `report_written`: the id of the newest event the
+    latest report read, or when it was written (None: none is there), asked only when
+    the plan picks nothing and its sync changed nothing: the changes earlier syncs made
+    since, in any collection the database holds (as the report shows them all: a
+    collection retired too), are the plan's `unshown` (an entry removed and synced by
+    `linkhealth sync`, still listed to fix).
 
     Raises NotFoundError when a named id is in no catalog, unless a sync (this one: the
     curator's edit) found its entry removed from one (the plan's `removed`; named `KEY/ID`,
@@ -468,7 +479,7 @@ def plan_recheck(
     if not chosen and not synced.changed and not removed and report_written is not None:
         written = report_written()
         if written is not None:
-            unshown = store.changes_since(engine, keys, SYNC_KINDS, written)
+            unshown = store.changes_since(engine, None, SYNC_KINDS, written)
     return RecheckPlan(
         ids=tuple(chosen),
         sync_changes=synced.change_count,

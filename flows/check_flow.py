@@ -980,14 +980,16 @@ def _queue_artifact(ui: _PrefectUi, settings: Settings, description: str) -> Non
     ui(create_table_artifact, queue_table(rows), key=QUEUE_KEY, description=description)
 
 
-def publish_after_sync(settings: Settings, synced: str) -> str:
+def publish_after_sync(settings: Settings, after: str) -> str:
     """Write the latest report again (`render_report_task`), with the action queue and
-    report artifacts a run publishes, for a flow that checked nothing but whose sync changed
-    what they list (`synced`, in words): a recheck after an entry was removed."""
+    report artifacts a run publishes, for a flow that checked nothing but whose sync, or
+    one since the report, changed what they list: a recheck after an entry was removed.
+    `after`: what they follow, in words ("syncing 1 catalog change (1 removed)",
+    `RecheckPlan.after_words`)."""
     path = render_report_task(settings, None)
     ui = _PrefectUi(get_run_logger())
-    _queue_artifact(ui, settings, f"Action queue after syncing {synced}, most urgent first")
-    _report_artifact(ui, settings, path, f"Report written again after syncing {synced}")
+    _queue_artifact(ui, settings, f"Action queue after {after}, most urgent first")
+    _report_artifact(ui, settings, path, f"Report written again after {after}")
     return path
 
 

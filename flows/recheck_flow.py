@@ -125,7 +125,7 @@ def _recheck(
     settings = flow_settings(config, overrides, trigger="recheck")
     only = only_in(entries)
 
-    def report_written() -> datetime | None:
+    def report_written() -> datetime | int | None:
         return latest_report_written(settings, engine_for(settings.database_url))
 
     try:
@@ -183,7 +183,7 @@ def _nothing_to_recheck(settings: Settings, plan: RecheckPlan, render: bool) -> 
         log.info(line)
     path = None
     if render and plan.report_only:
-        path = publish_after_sync(settings, plan.synced_words)
+        path = publish_after_sync(settings, plan.after_words)
     result = RecheckResult(
         ids=(),
         summary=None,

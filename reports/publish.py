@@ -16,6 +16,7 @@ import contextlib
 import functools
 import gc
 import hashlib
+import json
 import logging
 import os
 import re
@@ -60,7 +61,12 @@ from catalog.queries import (
 )
 from catalog.settings import HealthSettings, Settings
 from catalog.source import catalog_files, load_catalogs
-from catalog.store import ResourceHistory, decisions_by_resource, resource_histories
+from catalog.store import (
+    ResourceHistory,
+    decisions_by_resource,
+    newest_event_id,
+    resource_histories,
+)
 from catalog.urls import (
     canonical_url,
     https_upgrade_candidate,
@@ -255,6 +261,9 @@ def _publish(
     try:
         # Seconds at a few hundred thousand observations, before the first page is written.
         with still_working("Reading the report's data from the database"):
+            # Before the data: an event written meanwhile counts as not shown (one more
+            # report written again by a recheck, not one missed: `latest_report_written`).
+            shown = newest_event_id(engine) or 0
             data = report_data(engine, run_id=run_id)
             ctx = build_context(
                 data,
@@ -292,7 +301,7 @@ def _publish(
                     latest = not night or latest_finished_run_id(engine) in night
                     if not latest and run_id is None:
                         raise _Overtaken
-                    return write_report(
+                    files = write_report(
                         with_earlier_nights_written(ctx, target),
                         target,
                         run_id=run_id if run_id is not None else (ctx.run.id if ctx.run else None),
@@ -310,6 +319,8 @@ def _publish(
                         keep_archive=run_id is None,
                         hygiene_unknown=lambda: linted() is None,
                     )
+                    _record_shown(target, files, shown)
+                    return files
             except OSError as exc:
                 raise ReportWriteError.of(target, exc) from exc
     finally:
@@ -564,17 +575,65 @@ def report_folder_ahead(settings: Settings, engine: Engine) -> Path:
     return _folder_ahead(settings, engine) or Path(settings.reports_dir)
 
 
-def latest_report_written(settings: Settings, engine: Engine) -> datetime | None:
-    """When the latest report of `engine`'s database was written (`report_folder_ahead`):
-    the older of its latest.html and latest.md, those a run writes; None when neither is
-    there. A recheck that checks nothing writes it again when a sync changed the catalogs
-    since (`catalog.ops.plan_recheck`): an entry removed was still listed to fix."""
+def latest_report_written(settings: Settings, engine: Engine) -> datetime | int | None:
+    """What the latest report of `engine`'s database (`report_folder_ahead`) shows: the id
+    of the newest event it read (`SHOWN_FILE`), or, for one written before reports recorded
+    it, when its file was written; None when none is there. A recheck that checks nothing
+    writes it again when a sync changed the catalogs since (`catalog.ops.plan_recheck`):
+    an entry removed was still listed to fix. An id, not a time: a sync stamped by a clock
+    ahead of this folder's was otherwise after every report, written again at each recheck.
+
+    Its main file counts, latest.html (latest.md when there is none), which the recheck's
+    line and artifacts name: a `linkhealth report --format html` shows the changes, the
+    latest.md it leaves is the night's to write again."""
     folder = report_folder_ahead(settings, engine)
-    times = []
-    for name in ("latest.html", "latest.md"):
-        with contextlib.suppress(OSError):
-            times.append((folder / name).stat().st_mtime)
-    return datetime.fromtimestamp(min(times), UTC) if times else None
+    for fmt in ("html", "md"):
+        try:
+            written = (folder / f"latest.{fmt}").stat().st_mtime
+        except OSError:
+            continue
+        shown = _shown(folder).get(fmt)
+        return shown if shown is not None else datetime.fromtimestamp(written, UTC)
+    return None
+
+
+#: Beside the latest.* files, the id of the newest event each format's shows (JSON, format
+#: -> id: `latest_report_written`), written with them (`_record_shown`).
+SHOWN_FILE = ".linkhealth-shown.json"
+
+
+def _shown(folder: Path) -> dict[str, int]:
+    """`SHOWN_FILE`'s ids by format; {} when it is missing or unreadable."""
+    try:
+        found = json.loads((folder / SHOWN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {k: v for k, v in found.items() if type(v) is int}
+
+
+def _record_shown(folder: Path, files: ReportFiles, shown: int) -> None:
+    """Record that the latest.* files written (`files`; none for a report on an earlier
+    run) show the events up to `shown`. Under the folder's report lock (`_writing`)."""
+    written = {
+        "html": files.latest_html,
+        "md": files.latest_markdown,
+        "csv": files.latest_csv,
+        "json": files.latest_json,
+    }
+    formats = [f for f, path in written.items() if path is not None and path.stem == "latest"]
+    if not formats:
+        return
+    marks = _shown(folder) | dict.fromkeys(formats, shown)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{SHOWN_FILE}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            json.dump(marks, fh, sort_keys=True)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, folder / SHOWN_FILE)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def _folder_ahead(settings: Settings, engine: Engine) -> Path | None:
@@ -607,7 +666,7 @@ def _folders(configured: Path, database: str, readable: str) -> tuple[Path, Path
 
 
 #: The start of the name of every file a report leaves in its folder for itself (`OWNER_FILE`,
-#: `LOCK_FILE`): a folder holding one is a reports folder.
+#: `LOCK_FILE`, `SHOWN_FILE`): a folder holding one is a reports folder.
 MARKER_PREFIX = ".linkhealth-"
 
 

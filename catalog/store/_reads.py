@@ -626,22 +626,35 @@ def removed_entries(
 
 
 def changes_since(
-    engine: Engine, collections: Collection[str] | None, kinds: Collection[str], since: datetime
+    engine: Engine,
+    collections: Collection[str] | None,
+    kinds: Collection[str],
+    since: datetime | int,
 ) -> dict[str, int]:
     """Kind -> how many events of `kinds` (a sync's: added, removed, ...) the entries of
-    `collections` (keys; None: all) had after `since`: what a report written then does
-    not show (`catalog.ops.plan_recheck`). A look-up on the events' time index."""
+    `collections` (keys; None: all, those of a collection retired or deleted as well) had
+    after `since`: what a report written then does not show (`catalog.ops.plan_recheck`).
+    `since`: a time, or the id of the newest event the report read (`newest_event_id`),
+    which no clock set ahead or back moves. A look-up on the events' time index or key."""
     ev, res, col = t.Event, t.Resource, t.Collection
+    after = ev.id > since if isinstance(since, int) else ev.at > since
     query = (
         select(ev.kind, func.count())
         .join(res, res.id == ev.resource_id)
-        .where(ev.at > since, ev.kind.in_(sorted(kinds)))
+        .where(after, ev.kind.in_(sorted(kinds)))
         .group_by(ev.kind)
     )
     if collections is not None:
         query = query.join(col, col.id == res.collection_id).where(col.key.in_(sorted(collections)))
     with read_session(engine) as s:
         return {kind: int(n) for kind, n in s.execute(query)}
+
+
+def newest_event_id(engine: Engine) -> int | None:
+    """The id of the newest event (None: none yet): a report records it as what it showed,
+    and `changes_since` counts the catalog events after it (`reports.publish`)."""
+    with read_session(engine) as s:
+        return s.execute(select(func.max(t.Event.id))).scalar_one_or_none()
 
 
 def _recheck_status(row: Any) -> RecheckStatus:
