@@ -6,8 +6,7 @@ must hold the file edited), the decision and who made it. Outputs: a
 `decisions` row (who, when, what, why), the effect on the resource row (reviewed,
 snoozed, ignored), and, for URL changes and reviews, the edit written back into the
 catalog file through `catalog.catalog_edit` (comments and order kept) followed by a
-re-sync of that file's entries (`_resync`), so the database and the file agree at once
-(an entry added to it or removed from it by hand is left for the next `linkhealth sync`).
+re-sync of that file, so the database and the file agree at once.
 
     accept_redirect   url := where the link's current permanent redirect leads (never a
                       home page, search or error page: `soft404.redirect_soft404`; never
@@ -112,9 +111,6 @@ class DecisionResult:
     #: Paste-ready commands that finish the job, one a line: moved off an address other
     #: entries still use, the `replace-url` of each of them to the same new URL.
     follow_up: tuple[str, ...] = ()
-    #: Said after the re-sync's count line: the entries added to or removed from the file
-    #: by hand that it left for `linkhealth sync` (`_left_words`); "" for none.
-    left: str = ""
 
 
 def current_user() -> str:
@@ -338,7 +334,6 @@ def mark_reviewed(
         False,
         decision,
         sync,
-        left=_left_words(settings, path, sync),
     )
 
 
@@ -598,17 +593,7 @@ def _change_url(
     ended = _ended_by(sync, resource)
     ends = _ended(_ending(resource, url, now) if ended is None else ended)
     message = f"changed the URL of {_name(resource)} to {url} in {path}{shared}{note}{ends}{left}"
-    return DecisionResult(
-        resource,
-        kind,
-        message,
-        diff,
-        False,
-        decision,
-        sync,
-        follow_up,
-        left=_left_words(settings, path, sync),
-    )
+    return DecisionResult(resource, kind, message, diff, False, decision, sync, follow_up)
 
 
 def _ending(resource: store.ResourceRecord, url: str, now: datetime) -> list[str]:
@@ -746,19 +731,12 @@ def _as_typed(engine: Engine, name: str) -> str:
 
 
 def _resync(settings: Settings, engine: Engine, path: Path, now: datetime) -> SyncResult:
-    """The edited file's entries synced into the database, once the decision is recorded:
-    those the database holds in its collection (`edits_only`). An entry added to the file
-    or removed from it by hand is left for `linkhealth sync`: it may be half of a move to
-    or from another catalog file (cut from toolkit.yaml, pasted into dhs.yaml), which a
-    sync of both files sees; recorded here, it was a removal and an addition, and the
-    entry's ignore and snooze stayed behind on its removed row. A sync that
+    """The edited file synced into the database, once the decision is recorded. A sync that
     fails then (a lock taken meanwhile) leaves only the database's copy of the entry behind:
     the database's "run the command again" was wrong there (an `accept-redirect` run again
     is refused, the file's URL no longer the checked one), so the error says to sync."""
     try:
-        return sync_catalogs(
-            engine, load_catalogs([path]), now=now, health=settings.health, edits_only=True
-        )
+        return sync_catalogs(engine, load_catalogs([path]), now=now, health=settings.health)
     except StoreError as exc:
         words = ["linkhealth", "sync", *command_options(settings).words, "--catalog", str(path)]
         raise type(exc)(
@@ -768,19 +746,6 @@ def _resync(settings: Settings, engine: Engine, path: Path, now: datetime) -> Sy
             fault=exc.fault,
             locked=exc.locked,
         ) from exc
-
-
-def _left_words(settings: Settings, path: Path | None, sync: SyncResult | None) -> str:
-    """What a decision says of the entries its re-sync left (`_resync`), "" for none."""
-    if path is None or sync is None or not sync.left:
-        return ""
-    command = shlex.join(["linkhealth", "sync", *command_options(settings).words])
-    were, it = ("was", "it") if sync.left == 1 else ("were", "them")
-    return (
-        f"{counted(sync.left, 'entry', 'entries')} added to or removed from {path} by hand "
-        f"{were} left for `{command}`, which syncs {it} with the other catalog files (an "
-        "entry moved between them keeps its decisions there)"
-    )
 
 
 def _editable(

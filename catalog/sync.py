@@ -16,10 +16,7 @@ so (`_revivals`). An entry given another address (by hand, `replace-url`,
 `accept-redirect`) keeps its row, history and review, but its ignore and snooze, decisions
 about the old address's problem, end, and its `url_edited` event says so
 (`_end_set_asides`); the same page at a tidier address keeps them (`same_page`). Only the
-catalogs passed in are reconciled (with `edits_only`, a curator decision's re-sync of the
-file it wrote, only the entries stored active in it: an entry added or removed by hand may
-be half of a move to or from another catalog file, which only a sync of both sees, so it is
-left for the next sync: `SyncResult.left`): a catalog left out of a run keeps its resources
+catalogs passed in are reconciled: a catalog left out of a run keeps its resources
 untouched, except that a file deleted from a catalog folder passed in as `folders` is
 reconciled as empty (its entries are removed; put back, they return), and that a sync of
 the configured catalogs (`retire_unlisted`) reconciles as empty every stored collection
@@ -168,9 +165,6 @@ class SyncResult:
     #: (key, file) of each stored collection reconciled as empty because its file is not
     #: among the configured catalogs (`retire_unlisted`).
     retired: tuple[tuple[str, Path], ...] = ()
-    #: Entries added to or removed from the files by hand (renamed: both) that an
-    #: `edits_only` sync left for the next sync.
-    left: int = 0
 
     @property
     def change_count(self) -> int:
@@ -261,16 +255,10 @@ def sync_catalogs(
     health: HealthSettings | None = None,
     folders: Iterable[str | Path] = (),
     retire_unlisted: bool = False,
-    edits_only: bool = False,
 ) -> SyncResult:
     """Reconcile `catalogs`; `folders` are the catalog folders they were read from.
     `retire_unlisted`: `catalogs` are every configured catalog (no --catalog subset), so a
-    stored collection that none of them is has left the configuration and is retired.
-    `edits_only`: sync only the entries each catalog's collection holds active (a curator
-    decision's re-sync of the file it edited): an entry added, put back, renamed or removed
-    by hand is left as it is (counted in `SyncResult.left`), as it may be half of a move
-    between catalog files that the next sync of both sees; recorded here, the move was a
-    removal and an addition, its ignore and snooze left behind on the removed row."""
+    stored collection that none of them is has left the configuration and is retired."""
     loaded = {c.key for c in catalogs}
     retired = _unlisted(engine, loaded) if retire_unlisted else []
     catalogs = [*catalogs, *_deleted_from(engine, folders, loaded), *retired]
@@ -278,7 +266,7 @@ def sync_catalogs(
     found = _Found(now, run_id)
     entries = sum(len(c.resources) for c in catalogs)
     with still_working("Syncing catalog entries", entries) as working:
-        moves = {} if edits_only else _moves(engine, catalogs)
+        moves = _moves(engine, catalogs)
         working.done = 0
         for catalog in catalogs:
             moved_in = {rid: m for (key, rid), m in moves.items() if key == catalog.key}
@@ -291,7 +279,6 @@ def sync_catalogs(
                     found=found,
                     moved=(moved_in, moved_out),
                     working=working,
-                    edits_only=edits_only,
                 )
         if catalogs:
             working.what, working.done = "Updating staleness after the sync", None
@@ -312,7 +299,6 @@ def sync_catalogs(
         unchanged=found.unchanged,
         changes=tuple(found.listed),
         retired=tuple((c.key, c.path) for c in retired),
-        left=found.left,
     )
 
 
@@ -431,8 +417,6 @@ class _Found:
     unchanged: int = 0
     #: Of `kinds[ADDED]`, the entries put back after their removal.
     readded: int = 0
-    #: Entries an `edits_only` sync left for the next sync (added or removed by hand).
-    left: int = 0
     listed: list[SyncChange] = field(default_factory=list)
 
     def record(
@@ -470,24 +454,19 @@ def _sync_one(
     found: _Found,
     moved: tuple[Mapping[str, _Move], set[str]] = ({}, set()),
     working: Working | None = None,
-    edits_only: bool = False,
 ) -> None:
     """Diff the catalog against its stored rows and write the differences, a chunk of
     entries at a time, in one transaction; removals last. Events follow catalog order.
     `moved`: the entries that came from other catalogs, and the ids that left for one;
-    `working.done` counts the entries synced, a chunk at a time. `edits_only`: the
-    entries stored active alone (`sync_catalogs`), the others counted in `found.left`."""
+    `working.done` counts the entries synced, a chunk at a time."""
     moved_in, moved_out = moved
     collection_id = store.upsert_collection(s, catalog, jsonable(catalog.collection), now=now)
     known = store.stored_rids(s, collection_id)
-    renamed: dict[str, store.StoredResource] = {}
-    revived: dict[str, dict[str, Any]] = {}
-    if not edits_only:
-        renamed = _renames(
-            s, collection_id, catalog, {k: v for k, v in known.items() if k not in moved_out}
-        )
-        renamed = {rid: row for rid, row in renamed.items() if rid not in moved_in}
-        revived = _revivals(s, collection_id, catalog, known, now)
+    renamed = _renames(
+        s, collection_id, catalog, {k: v for k, v in known.items() if k not in moved_out}
+    )
+    renamed = {rid: row for rid, row in renamed.items() if rid not in moved_in}
+    revived = _revivals(s, collection_id, catalog, known, now)
     stamp = store.text_stamp(s, now)
     seen: set[str] = set()
 
@@ -495,9 +474,6 @@ def _sync_one(
         for res in catalog.resources:
             if res.id not in seen:  # the source stage reports duplicates; the first one wins
                 seen.add(res.id)
-                if edits_only and not known.get(res.id):
-                    found.left += 1  # new to the collection, or put back: the next sync's
-                    continue
                 yield res
 
     for chunk in _chunked(first_entries(), SYNC_CHUNK):
@@ -515,9 +491,6 @@ def _sync_one(
     gone = [
         rid for rid, active in known.items() if active and rid not in seen and rid not in old_ids
     ]
-    if edits_only:  # perhaps moved to another catalog file: the next sync's
-        found.left += len(gone)
-        gone = []
     for rids in _chunked(gone, SYNC_CHUNK):
         removed = store.stored_resources(s, collection_id, rids)
         store.mark_removed(s, [old.id for old in removed], now=now, text_at=stamp)
