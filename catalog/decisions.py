@@ -731,12 +731,17 @@ def _as_typed(engine: Engine, name: str) -> str:
 
 
 def _resync(settings: Settings, engine: Engine, path: Path, now: datetime) -> SyncResult:
-    """The edited file synced into the database, once the decision is recorded. A sync that
+    """The edited file synced into the database, once the decision is recorded: a partial
+    sync (`sync_catalogs(partial=True)`), as it cannot see the other catalog files: an entry
+    moved by hand from this file to another, or from another to this one, is half seen
+    here, and the next sync of both keeps its row, decisions and all. A sync that
     fails then (a lock taken meanwhile) leaves only the database's copy of the entry behind:
     the database's "run the command again" was wrong there (an `accept-redirect` run again
     is refused, the file's URL no longer the checked one), so the error says to sync."""
     try:
-        return sync_catalogs(engine, load_catalogs([path]), now=now, health=settings.health)
+        return sync_catalogs(
+            engine, load_catalogs([path]), now=now, health=settings.health, partial=True
+        )
     except StoreError as exc:
         words = ["linkhealth", "sync", *command_options(settings).words, "--catalog", str(path)]
         raise type(exc)(

@@ -10,7 +10,10 @@ marked `readded`, and sync says it is back ("re-added", `SyncResult.readded`). A
 changed by hand (the entry keeps its URL, no other new or removed entry has that URL) is a
 rename: the row keeps its decisions and events and gets a `fields_edited` event for `id`.
 Likewise an entry that left one catalog for another synced with it (same id, same URL)
-moves there with its row (`fields_edited` for `collection`). A removed entry put back with
+moves there with its row (`fields_edited` for `collection`), even when a partial sync
+(`partial`: a curator decision's re-sync of the one file it edited) saw only one half of
+the move in between: the removal it recorded is marked so, and an entry it found new to
+its file but active elsewhere with that id and URL it leaves. A removed entry put back with
 another URL is another page: its ignore, snooze and review are dropped, and its event says
 so (`_revivals`). An entry given another address (by hand, `replace-url`,
 `accept-redirect`) keeps its row, history and review, but its ignore and snooze, decisions
@@ -35,7 +38,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
@@ -255,15 +258,21 @@ def sync_catalogs(
     health: HealthSettings | None = None,
     folders: Iterable[str | Path] = (),
     retire_unlisted: bool = False,
+    partial: bool = False,
 ) -> SyncResult:
     """Reconcile `catalogs`; `folders` are the catalog folders they were read from.
     `retire_unlisted`: `catalogs` are every configured catalog (no --catalog subset), so a
-    stored collection that none of them is has left the configuration and is retired."""
+    stored collection that none of them is has left the configuration and is retired.
+    `partial`: a sync of one file that cannot see the others (a curator decision's re-sync
+    of the file it edited), whose removals and additions may be half of a move by hand to
+    or from another catalog file: its removal events say `partial`, so that a later sync
+    that finds the entry in another file sees the move (`_moves`), and an entry new to the
+    file whose id and URL an active row of another collection has is left for that sync."""
     loaded = {c.key for c in catalogs}
     retired = _unlisted(engine, loaded) if retire_unlisted else []
     catalogs = [*catalogs, *_deleted_from(engine, folders, loaded), *retired]
     catalogs = list({c.key: c for c in catalogs}.values())  # deleted and unlisted: once
-    found = _Found(now, run_id)
+    found = _Found(now, run_id, partial)
     entries = sum(len(c.resources) for c in catalogs)
     with still_working("Syncing catalog entries", entries) as working:
         moves = _moves(engine, catalogs)
@@ -346,15 +355,19 @@ def _moves(engine: Engine, catalogs: Sequence[Catalog]) -> dict[tuple[str, str],
     renamed at once, each listing a `hotline`), each row pairs the one new entry with its
     URL; a URL that several of them share pairs each row with the catalog the rest of its
     file went to (`_renamed_files`). What is still ambiguous is a removal and an addition:
-    a guess could hand one entry's ignore or snooze to another's page."""
+    a guess could hand one entry's ignore or snooze to another's page.
+
+    A row a partial sync removed (a curator decision's re-sync of its file alone, `partial`
+    in its `removed` event) and nothing put back since counts as active here: that sync
+    saw the half of a move by hand it could, and the move keeps the row (`removed_in_part`)."""
     urls = {c.key: {r.id: r.url for r in reversed(c.resources)} for c in catalogs}
     with store.read_session(engine) as s:
         ids = store.collection_ids(s, list(urls))
         known = {key: store.stored_rids(s, cid) for key, cid in ids.items()}
         left: dict[str, list[str]] = {}
         for key, rids in known.items():
-            for rid, active in rids.items():
-                if active and rid not in urls[key]:
+            for rid in rids:  # removed rows too: those a partial sync removed (below)
+                if rid not in urls[key]:
                     left.setdefault(rid, []).append(key)
         came: dict[tuple[str, str], list[str]] = {}  # (id, URL) -> the catalogs it came to
         by_source: dict[str, list[str]] = {}
@@ -368,8 +381,14 @@ def _moves(engine: Engine, catalogs: Sequence[Catalog]) -> dict[tuple[str, str],
         went: dict[tuple[str, str], list[_Move]] = {}  # (id, URL) -> the rows it left
         for source, wanted in by_source.items():
             for chunk in _chunked(list(dict.fromkeys(wanted)), SYNC_CHUNK):
-                for row in store.stored_resources(s, ids[source], chunk):
-                    went.setdefault((row.rid, row.url), []).append(_Move(source, row))
+                stored = store.stored_resources(s, ids[source], chunk)
+                removed = [row.id for row in stored if row.removed_at is not None]
+                in_part = store.removed_in_part(s, removed, REMOVED) if removed else set()
+                for row in stored:
+                    if row.removed_at is None or row.id in in_part:
+                        # a move's row, as if that partial sync had left it active
+                        move = _Move(source, replace(row, removed_at=None))
+                        went.setdefault((row.rid, row.url), []).append(move)
     moves: dict[tuple[str, str], _Move] = {}
     shared: list[tuple[list[_Move], list[str]]] = []
     for (rid, url), targets in came.items():
@@ -413,6 +432,8 @@ class _Found:
 
     now: datetime
     run_id: int | None
+    #: A partial sync's (`sync_catalogs`): its removals say so.
+    partial: bool = False
     kinds: Counter[str] = field(default_factory=Counter)
     unchanged: int = 0
     #: Of `kinds[ADDED]`, the entries put back after their removal.
@@ -469,12 +490,14 @@ def _sync_one(
     revived = _revivals(s, collection_id, catalog, known, now)
     stamp = store.text_stamp(s, now)
     seen: set[str] = set()
+    elsewhere = _moved_here(s, collection_id, catalog, known, renamed) if found.partial else set()
 
     def first_entries() -> Iterator[Resource]:
         for res in catalog.resources:
             if res.id not in seen:  # the source stage reports duplicates; the first one wins
                 seen.add(res.id)
-                yield res
+                if res.id not in elsewhere:
+                    yield res
 
     for chunk in _chunked(first_entries(), SYNC_CHUNK):
         rows = store.stored_resources(s, collection_id, [r.id for r in chunk if r.id in known])
@@ -496,8 +519,29 @@ def _sync_one(
         store.mark_removed(s, [old.id for old in removed], now=now, text_at=stamp)
         events: list[store.NewEvent] = []
         for old in removed:
-            found.record(events, catalog.key, REMOVED, old.rid, old, {"url": old.url})
+            details: dict[str, Any] = {"url": old.url}
+            if found.partial:  # perhaps half of a move: `_moves` of a later sync
+                details["partial"] = True
+            found.record(events, catalog.key, REMOVED, old.rid, old, details)
         store.add_events(s, events)
+
+
+def _moved_here(
+    s: Session,
+    collection_id: int,
+    catalog: Catalog,
+    known: Mapping[str, bool],
+    renamed: Mapping[str, store.StoredResource],
+) -> set[str]:
+    """Ids of the entries new to the catalog that a partial sync leaves for the next sync
+    (`sync_catalogs`): an active row of another collection has the id and URL, so the entry
+    may have moved here by hand from a file this sync cannot see. Added here, the next
+    sync saw an entry in two collections, and removed the other, decisions and all."""
+    new: dict[str, str] = {}
+    for res in catalog.resources:
+        if res.id not in known and res.id not in renamed:
+            new.setdefault(res.id, res.url)
+    return {rid for rid, _ in store.active_elsewhere(s, collection_id, new)} if new else set()
 
 
 def _renames(
