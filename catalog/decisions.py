@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from catalog import store
-from catalog.catalog_edit import FieldEdit, apply_edits, undo_edit
+from catalog.catalog_edit import EditResult, FieldEdit, apply_edits, undo_edit
 from catalog.check.soft404 import redirect_soft404
 from catalog.clock import Clock, local_date, utcnow
 from catalog.commands import command_options, command_words
@@ -289,7 +289,7 @@ def mark_reviewed(
         load_catalogs([path])
     diff = ""
     if path is not None:
-        diff = apply_edits(path, [edit], dry_run=True).diff if dry_run else ""
+        diff = _applied(settings, path, edit, dry_run=True).diff if dry_run else ""
     if dry_run:
         where = f"in {path}" if path else "in the database only (the catalog file is not editable)"
         message = f"would mark {_name(resource)} reviewed {where}"
@@ -298,6 +298,7 @@ def mark_reviewed(
         )
     sync = None
     diff, decision = _edit_and_record(
+        settings,
         engine,
         path,
         edit,
@@ -571,7 +572,7 @@ def _change_url(
     left, follow_up = _left_behind(settings, engine, resource, url, dry_run)
     now = clock()
     if dry_run:
-        diff = apply_edits(path, [edit], dry_run=True).diff
+        diff = _applied(settings, path, edit, dry_run=True).diff
         ends = _ended(_ending(resource, url, now), would=True)
         message = (
             f"would change the URL of {_name(resource)} to {url} in {path}{shared}{note}{ends}"
@@ -579,6 +580,7 @@ def _change_url(
         )
         return DecisionResult(resource, kind, message, diff, True, follow_up=follow_up)
     diff, decision = _edit_and_record(
+        settings,
         engine,
         path,
         edit,
@@ -624,6 +626,7 @@ def _ended(names: Sequence[str], *, would: bool = False) -> str:
 
 
 def _edit_and_record(
+    settings: Settings,
     engine: Engine,
     path: Path | None,
     edit: FieldEdit,
@@ -639,7 +642,7 @@ def _edit_and_record(
     inside it: a whole-file edit of a big catalog takes a minute, and a night's batch
     waits 30 s for the write lock before the run gives up.
     Returns the file's diff ("" when the file was not edited) and the decision."""
-    written = apply_edits(path, [edit]) if path is not None else None
+    written = _applied(settings, path, edit) if path is not None else None
     try:
         with store.recording_decision(engine, resource_id, kind, **record) as decision:
             pass
@@ -750,6 +753,26 @@ def _resync(settings: Settings, engine: Engine, path: Path, now: datetime) -> Sy
             "next run) syncs it",
             fault=exc.fault,
             locked=exc.locked,
+        ) from exc
+
+
+def _applied(
+    settings: Settings, path: Path, edit: FieldEdit, *, dry_run: bool = False
+) -> EditResult:
+    """`apply_edits` of the one edit, its entry missing from the file said as what it is:
+    the database's id, which the file changed since the last sync (renamed, moved to
+    another file or removed by hand), not a typo; `linkhealth sync` brings the database
+    up to date (with `--catalog` for a file the plain command does not read)."""
+    try:
+        return apply_edits(path, [edit], dry_run=dry_run)
+    except NotFoundError as exc:
+        words = ["linkhealth", "sync", *command_options(settings).for_file(path)]
+        raise NotFoundError(
+            f"{path} has no entry with the id {edit.resource_id!r} any more, though the "
+            "database's copy of the catalog has it: the entry changed in the file since the "
+            "last sync (its id changed, or it was moved to another catalog file or removed); "
+            f"`{shlex.join(words)}` syncs it, then run this again with the id the entry "
+            "has now; nothing was recorded"
         ) from exc
 
 

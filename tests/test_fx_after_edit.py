@@ -12,9 +12,13 @@
 from __future__ import annotations
 
 import functools
+import re
+import shlex
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from catalog import store
 from catalog import tables as t
@@ -22,9 +26,11 @@ from catalog.db import open_engine
 from catalog.ops import plan_recheck
 from catalog.source import load_catalogs
 from catalog.sync import SyncResult, sync_catalogs
-from tests.factories import days
+from flows.cli import app
+from tests.factories import copy_migrated_sqlite, days
 from tests.test_ops import _A, _DEAD, _dead_link_checked, _write
 
+runner = CliRunner()
 _B = {"id": "b", "title": "B", "url": "https://example.org/b"}
 
 
@@ -115,3 +121,27 @@ def test_a_recheck_that_picks_nothing_writes_again_a_report_older_than_a_sync(
         assert plan.ids == () and plan.sync_changes == 0 and plan.report_only is due, written
         words = "1 catalog change synced since the last report (1 removed)"
         assert plan.synced_words == (words if due else ""), plan
+
+
+def test_a_decision_on_an_id_renamed_in_a_trial_file_offers_the_sync_of_that_file(
+    isolated_cwd: Path, no_prefect_api: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No settings file: a trial database (--db) and the curator's file (--catalog); a
+    renamed by hand to a2, then `mark-reviewed a` with the same options: refused, the file
+    changed since the last sync, and the offered sync, run as printed, records the rename."""
+    for name in ("LINKHEALTH_CONFIG", "LINKHEALTH_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    copy_migrated_sqlite(isolated_cwd / "var" / "trial.db")
+    mine = _write(isolated_cwd / "mine.yaml", [_A, _B])
+    options = ["--db", "sqlite:///var/trial.db", "--catalog", str(mine)]
+    assert runner.invoke(app, ["sync", *options]).exit_code == 0
+    _write(mine, [_A | {"id": "a2"}, _B])
+
+    refused = runner.invoke(app, ["mark-reviewed", "a", *options])
+    assert refused.exit_code != 0, refused.output
+    assert "changed in the file since the last sync" in refused.output, refused.output
+    offered = re.search(r"`(linkhealth sync[^`]*)`", refused.output)
+    assert offered is not None, refused.output
+    synced = runner.invoke(app, shlex.split(offered.group(1))[1:])
+    assert synced.exit_code == 0, offered.group(1) + "\n" + synced.output
+    assert "mine/a2: renamed from a" in synced.stdout, synced.stdout
