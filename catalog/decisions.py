@@ -6,8 +6,7 @@ must hold the file edited), the decision and who made it. Outputs: a
 `decisions` row (who, when, what, why), the effect on the resource row (reviewed,
 snoozed, ignored), and, for URL changes and reviews, the edit written back into the
 catalog file through `catalog.catalog_edit` (comments and order kept) followed by a
-re-sync of that file's entries (`_resync`), so the database and the file agree at once
-(an entry added to it or removed from it by hand is left for the next `linkhealth sync`).
+re-sync of that file, so the database and the file agree at once.
 
     accept_redirect   url := where the link's current permanent redirect leads (never a
                       home page, search or error page: `soft404.redirect_soft404`; never
@@ -36,7 +35,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from catalog import store
-from catalog.catalog_edit import FieldEdit, apply_edits, undo_edit
+from catalog.catalog_edit import EditResult, FieldEdit, apply_edits, undo_edit
 from catalog.check.soft404 import redirect_soft404
 from catalog.clock import Clock, local_date, utcnow
 from catalog.commands import command_options, command_words
@@ -112,9 +111,6 @@ class DecisionResult:
     #: Paste-ready commands that finish the job, one a line: moved off an address other
     #: entries still use, the `replace-url` of each of them to the same new URL.
     follow_up: tuple[str, ...] = ()
-    #: Said after the re-sync's count line: the entries added to or removed from the file
-    #: by hand that it left for `linkhealth sync` (`_left_words`); "" for none.
-    left: str = ""
 
 
 def current_user() -> str:
@@ -293,7 +289,7 @@ def mark_reviewed(
         load_catalogs([path])
     diff = ""
     if path is not None:
-        diff = apply_edits(path, [edit], dry_run=True).diff if dry_run else ""
+        diff = _applied(settings, path, edit, dry_run=True).diff if dry_run else ""
     if dry_run:
         where = f"in {path}" if path else "in the database only (the catalog file is not editable)"
         message = f"would mark {_name(resource)} reviewed {where}"
@@ -302,6 +298,7 @@ def mark_reviewed(
         )
     sync = None
     diff, decision = _edit_and_record(
+        settings,
         engine,
         path,
         edit,
@@ -338,7 +335,6 @@ def mark_reviewed(
         False,
         decision,
         sync,
-        left=_left_words(settings, path, sync),
     )
 
 
@@ -576,7 +572,7 @@ def _change_url(
     left, follow_up = _left_behind(settings, engine, resource, url, dry_run)
     now = clock()
     if dry_run:
-        diff = apply_edits(path, [edit], dry_run=True).diff
+        diff = _applied(settings, path, edit, dry_run=True).diff
         ends = _ended(_ending(resource, url, now), would=True)
         message = (
             f"would change the URL of {_name(resource)} to {url} in {path}{shared}{note}{ends}"
@@ -584,6 +580,7 @@ def _change_url(
         )
         return DecisionResult(resource, kind, message, diff, True, follow_up=follow_up)
     diff, decision = _edit_and_record(
+        settings,
         engine,
         path,
         edit,
@@ -598,17 +595,7 @@ def _change_url(
     ended = _ended_by(sync, resource)
     ends = _ended(_ending(resource, url, now) if ended is None else ended)
     message = f"changed the URL of {_name(resource)} to {url} in {path}{shared}{note}{ends}{left}"
-    return DecisionResult(
-        resource,
-        kind,
-        message,
-        diff,
-        False,
-        decision,
-        sync,
-        follow_up,
-        left=_left_words(settings, path, sync),
-    )
+    return DecisionResult(resource, kind, message, diff, False, decision, sync, follow_up)
 
 
 def _ending(resource: store.ResourceRecord, url: str, now: datetime) -> list[str]:
@@ -639,6 +626,7 @@ def _ended(names: Sequence[str], *, would: bool = False) -> str:
 
 
 def _edit_and_record(
+    settings: Settings,
     engine: Engine,
     path: Path | None,
     edit: FieldEdit,
@@ -654,7 +642,7 @@ def _edit_and_record(
     inside it: a whole-file edit of a big catalog takes a minute, and a night's batch
     waits 30 s for the write lock before the run gives up.
     Returns the file's diff ("" when the file was not edited) and the decision."""
-    written = apply_edits(path, [edit]) if path is not None else None
+    written = _applied(settings, path, edit) if path is not None else None
     try:
         with store.recording_decision(engine, resource_id, kind, **record) as decision:
             pass
@@ -746,18 +734,16 @@ def _as_typed(engine: Engine, name: str) -> str:
 
 
 def _resync(settings: Settings, engine: Engine, path: Path, now: datetime) -> SyncResult:
-    """The edited file's entries synced into the database, once the decision is recorded:
-    those the database holds in its collection (`edits_only`). An entry added to the file
-    or removed from it by hand is left for `linkhealth sync`: it may be half of a move to
-    or from another catalog file (cut from toolkit.yaml, pasted into dhs.yaml), which a
-    sync of both files sees; recorded here, it was a removal and an addition, and the
-    entry's ignore and snooze stayed behind on its removed row. A sync that
+    """The edited file synced into the database, once the decision is recorded: a partial
+    sync (`sync_catalogs(partial=True)`), as it cannot see the other catalog files: an entry
+    moved by hand from this file to another, or from another to this one, is half seen
+    here, and the next sync of both keeps its row, decisions and all. A sync that
     fails then (a lock taken meanwhile) leaves only the database's copy of the entry behind:
     the database's "run the command again" was wrong there (an `accept-redirect` run again
     is refused, the file's URL no longer the checked one), so the error says to sync."""
     try:
         return sync_catalogs(
-            engine, load_catalogs([path]), now=now, health=settings.health, edits_only=True
+            engine, load_catalogs([path]), now=now, health=settings.health, partial=True
         )
     except StoreError as exc:
         words = ["linkhealth", "sync", *command_options(settings).words, "--catalog", str(path)]
@@ -770,17 +756,24 @@ def _resync(settings: Settings, engine: Engine, path: Path, now: datetime) -> Sy
         ) from exc
 
 
-def _left_words(settings: Settings, path: Path | None, sync: SyncResult | None) -> str:
-    """What a decision says of the entries its re-sync left (`_resync`), "" for none."""
-    if path is None or sync is None or not sync.left:
-        return ""
-    command = shlex.join(["linkhealth", "sync", *command_options(settings).words])
-    were, it = ("was", "it") if sync.left == 1 else ("were", "them")
-    return (
-        f"{counted(sync.left, 'entry', 'entries')} added to or removed from {path} by hand "
-        f"{were} left for `{command}`, which syncs {it} with the other catalog files (an "
-        "entry moved between them keeps its decisions there)"
-    )
+def _applied(
+    settings: Settings, path: Path, edit: FieldEdit, *, dry_run: bool = False
+) -> EditResult:
+    """`apply_edits` of the one edit, its entry missing from the file said as what it is:
+    the database's id, which the file changed since the last sync (renamed, moved to
+    another file or removed by hand), not a typo; `linkhealth sync` brings the database
+    up to date (with `--catalog` for a file the plain command does not read)."""
+    try:
+        return apply_edits(path, [edit], dry_run=dry_run)
+    except NotFoundError as exc:
+        words = ["linkhealth", "sync", *command_options(settings).for_file(path)]
+        raise NotFoundError(
+            f"{path} has no entry with the id {edit.resource_id!r} any more, though the "
+            "database's copy of the catalog has it: the entry changed in the file since the "
+            "last sync (its id changed, or it was moved to another catalog file or removed); "
+            f"`{shlex.join(words)}` syncs it, then run this again with the id the entry "
+            "has now; nothing was recorded"
+        ) from exc
 
 
 def _editable(

@@ -10,16 +10,16 @@ marked `readded`, and sync says it is back ("re-added", `SyncResult.readded`). A
 changed by hand (the entry keeps its URL, no other new or removed entry has that URL) is a
 rename: the row keeps its decisions and events and gets a `fields_edited` event for `id`.
 Likewise an entry that left one catalog for another synced with it (same id, same URL)
-moves there with its row (`fields_edited` for `collection`). A removed entry put back with
+moves there with its row (`fields_edited` for `collection`), even when a partial sync
+(`partial`: a curator decision's re-sync of the one file it edited) saw only one half of
+the move in between: the removal it recorded is marked so, and an entry it found new to
+its file but active elsewhere with that id and URL it leaves. A removed entry put back with
 another URL is another page: its ignore, snooze and review are dropped, and its event says
 so (`_revivals`). An entry given another address (by hand, `replace-url`,
 `accept-redirect`) keeps its row, history and review, but its ignore and snooze, decisions
 about the old address's problem, end, and its `url_edited` event says so
 (`_end_set_asides`); the same page at a tidier address keeps them (`same_page`). Only the
-catalogs passed in are reconciled (with `edits_only`, a curator decision's re-sync of the
-file it wrote, only the entries stored active in it: an entry added or removed by hand may
-be half of a move to or from another catalog file, which only a sync of both sees, so it is
-left for the next sync: `SyncResult.left`): a catalog left out of a run keeps its resources
+catalogs passed in are reconciled: a catalog left out of a run keeps its resources
 untouched, except that a file deleted from a catalog folder passed in as `folders` is
 reconciled as empty (its entries are removed; put back, they return), and that a sync of
 the configured catalogs (`retire_unlisted`) reconciles as empty every stored collection
@@ -38,7 +38,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
@@ -168,9 +168,6 @@ class SyncResult:
     #: (key, file) of each stored collection reconciled as empty because its file is not
     #: among the configured catalogs (`retire_unlisted`).
     retired: tuple[tuple[str, Path], ...] = ()
-    #: Entries added to or removed from the files by hand (renamed: both) that an
-    #: `edits_only` sync left for the next sync.
-    left: int = 0
 
     @property
     def change_count(self) -> int:
@@ -261,24 +258,24 @@ def sync_catalogs(
     health: HealthSettings | None = None,
     folders: Iterable[str | Path] = (),
     retire_unlisted: bool = False,
-    edits_only: bool = False,
+    partial: bool = False,
 ) -> SyncResult:
     """Reconcile `catalogs`; `folders` are the catalog folders they were read from.
     `retire_unlisted`: `catalogs` are every configured catalog (no --catalog subset), so a
     stored collection that none of them is has left the configuration and is retired.
-    `edits_only`: sync only the entries each catalog's collection holds active (a curator
-    decision's re-sync of the file it edited): an entry added, put back, renamed or removed
-    by hand is left as it is (counted in `SyncResult.left`), as it may be half of a move
-    between catalog files that the next sync of both sees; recorded here, the move was a
-    removal and an addition, its ignore and snooze left behind on the removed row."""
+    `partial`: a sync of one file that cannot see the others (a curator decision's re-sync
+    of the file it edited), whose removals and additions may be half of a move by hand to
+    or from another catalog file: its removal events say `partial`, so that a later sync
+    that finds the entry in another file sees the move (`_moves`), and an entry new to the
+    file whose id and URL an active row of another collection has is left for that sync."""
     loaded = {c.key for c in catalogs}
     retired = _unlisted(engine, loaded) if retire_unlisted else []
     catalogs = [*catalogs, *_deleted_from(engine, folders, loaded), *retired]
     catalogs = list({c.key: c for c in catalogs}.values())  # deleted and unlisted: once
-    found = _Found(now, run_id)
+    found = _Found(now, run_id, partial)
     entries = sum(len(c.resources) for c in catalogs)
     with still_working("Syncing catalog entries", entries) as working:
-        moves = {} if edits_only else _moves(engine, catalogs)
+        moves = _moves(engine, catalogs)
         working.done = 0
         for catalog in catalogs:
             moved_in = {rid: m for (key, rid), m in moves.items() if key == catalog.key}
@@ -291,7 +288,6 @@ def sync_catalogs(
                     found=found,
                     moved=(moved_in, moved_out),
                     working=working,
-                    edits_only=edits_only,
                 )
         if catalogs:
             working.what, working.done = "Updating staleness after the sync", None
@@ -312,7 +308,6 @@ def sync_catalogs(
         unchanged=found.unchanged,
         changes=tuple(found.listed),
         retired=tuple((c.key, c.path) for c in retired),
-        left=found.left,
     )
 
 
@@ -360,15 +355,19 @@ def _moves(engine: Engine, catalogs: Sequence[Catalog]) -> dict[tuple[str, str],
     renamed at once, each listing a `hotline`), each row pairs the one new entry with its
     URL; a URL that several of them share pairs each row with the catalog the rest of its
     file went to (`_renamed_files`). What is still ambiguous is a removal and an addition:
-    a guess could hand one entry's ignore or snooze to another's page."""
+    a guess could hand one entry's ignore or snooze to another's page.
+
+    A row a partial sync removed (a curator decision's re-sync of its file alone, `partial`
+    in its `removed` event) and nothing put back since counts as active here: that sync
+    saw the half of a move by hand it could, and the move keeps the row (`removed_in_part`)."""
     urls = {c.key: {r.id: r.url for r in reversed(c.resources)} for c in catalogs}
     with store.read_session(engine) as s:
         ids = store.collection_ids(s, list(urls))
         known = {key: store.stored_rids(s, cid) for key, cid in ids.items()}
         left: dict[str, list[str]] = {}
         for key, rids in known.items():
-            for rid, active in rids.items():
-                if active and rid not in urls[key]:
+            for rid in rids:  # removed rows too: those a partial sync removed (below)
+                if rid not in urls[key]:
                     left.setdefault(rid, []).append(key)
         came: dict[tuple[str, str], list[str]] = {}  # (id, URL) -> the catalogs it came to
         by_source: dict[str, list[str]] = {}
@@ -382,8 +381,14 @@ def _moves(engine: Engine, catalogs: Sequence[Catalog]) -> dict[tuple[str, str],
         went: dict[tuple[str, str], list[_Move]] = {}  # (id, URL) -> the rows it left
         for source, wanted in by_source.items():
             for chunk in _chunked(list(dict.fromkeys(wanted)), SYNC_CHUNK):
-                for row in store.stored_resources(s, ids[source], chunk):
-                    went.setdefault((row.rid, row.url), []).append(_Move(source, row))
+                stored = store.stored_resources(s, ids[source], chunk)
+                removed = [row.id for row in stored if row.removed_at is not None]
+                in_part = store.removed_in_part(s, removed, REMOVED) if removed else set()
+                for row in stored:
+                    if row.removed_at is None or row.id in in_part:
+                        # a move's row, as if that partial sync had left it active
+                        move = _Move(source, replace(row, removed_at=None))
+                        went.setdefault((row.rid, row.url), []).append(move)
     moves: dict[tuple[str, str], _Move] = {}
     shared: list[tuple[list[_Move], list[str]]] = []
     for (rid, url), targets in came.items():
@@ -427,12 +432,12 @@ class _Found:
 
     now: datetime
     run_id: int | None
+    #: A partial sync's (`sync_catalogs`): its removals say so.
+    partial: bool = False
     kinds: Counter[str] = field(default_factory=Counter)
     unchanged: int = 0
     #: Of `kinds[ADDED]`, the entries put back after their removal.
     readded: int = 0
-    #: Entries an `edits_only` sync left for the next sync (added or removed by hand).
-    left: int = 0
     listed: list[SyncChange] = field(default_factory=list)
 
     def record(
@@ -470,35 +475,29 @@ def _sync_one(
     found: _Found,
     moved: tuple[Mapping[str, _Move], set[str]] = ({}, set()),
     working: Working | None = None,
-    edits_only: bool = False,
 ) -> None:
     """Diff the catalog against its stored rows and write the differences, a chunk of
     entries at a time, in one transaction; removals last. Events follow catalog order.
     `moved`: the entries that came from other catalogs, and the ids that left for one;
-    `working.done` counts the entries synced, a chunk at a time. `edits_only`: the
-    entries stored active alone (`sync_catalogs`), the others counted in `found.left`."""
+    `working.done` counts the entries synced, a chunk at a time."""
     moved_in, moved_out = moved
     collection_id = store.upsert_collection(s, catalog, jsonable(catalog.collection), now=now)
     known = store.stored_rids(s, collection_id)
-    renamed: dict[str, store.StoredResource] = {}
-    revived: dict[str, dict[str, Any]] = {}
-    if not edits_only:
-        renamed = _renames(
-            s, collection_id, catalog, {k: v for k, v in known.items() if k not in moved_out}
-        )
-        renamed = {rid: row for rid, row in renamed.items() if rid not in moved_in}
-        revived = _revivals(s, collection_id, catalog, known, now)
+    renamed = _renames(
+        s, collection_id, catalog, {k: v for k, v in known.items() if k not in moved_out}
+    )
+    renamed = {rid: row for rid, row in renamed.items() if rid not in moved_in}
+    revived = _revivals(s, collection_id, catalog, known, now)
     stamp = store.text_stamp(s, now)
     seen: set[str] = set()
+    elsewhere = _moved_here(s, collection_id, catalog, known, renamed) if found.partial else set()
 
     def first_entries() -> Iterator[Resource]:
         for res in catalog.resources:
             if res.id not in seen:  # the source stage reports duplicates; the first one wins
                 seen.add(res.id)
-                if edits_only and not known.get(res.id):
-                    found.left += 1  # new to the collection, or put back: the next sync's
-                    continue
-                yield res
+                if res.id not in elsewhere:
+                    yield res
 
     for chunk in _chunked(first_entries(), SYNC_CHUNK):
         rows = store.stored_resources(s, collection_id, [r.id for r in chunk if r.id in known])
@@ -515,16 +514,34 @@ def _sync_one(
     gone = [
         rid for rid, active in known.items() if active and rid not in seen and rid not in old_ids
     ]
-    if edits_only:  # perhaps moved to another catalog file: the next sync's
-        found.left += len(gone)
-        gone = []
     for rids in _chunked(gone, SYNC_CHUNK):
         removed = store.stored_resources(s, collection_id, rids)
         store.mark_removed(s, [old.id for old in removed], now=now, text_at=stamp)
         events: list[store.NewEvent] = []
         for old in removed:
-            found.record(events, catalog.key, REMOVED, old.rid, old, {"url": old.url})
+            details: dict[str, Any] = {"url": old.url}
+            if found.partial:  # perhaps half of a move: `_moves` of a later sync
+                details["partial"] = True
+            found.record(events, catalog.key, REMOVED, old.rid, old, details)
         store.add_events(s, events)
+
+
+def _moved_here(
+    s: Session,
+    collection_id: int,
+    catalog: Catalog,
+    known: Mapping[str, bool],
+    renamed: Mapping[str, store.StoredResource],
+) -> set[str]:
+    """Ids of the entries new to the catalog that a partial sync leaves for the next sync
+    (`sync_catalogs`): an active row of another collection has the id and URL, so the entry
+    may have moved here by hand from a file this sync cannot see. Added here, the next
+    sync saw an entry in two collections, and removed the other, decisions and all."""
+    new: dict[str, str] = {}
+    for res in catalog.resources:
+        if res.id not in known and res.id not in renamed:
+            new.setdefault(res.id, res.url)
+    return {rid for rid, _ in store.active_elsewhere(s, collection_id, new)} if new else set()
 
 
 def _renames(

@@ -179,8 +179,6 @@ def _say(edited: _EditedWith, result: object) -> None:
         typer.echo(f"  {for_terminal(line)}")
     if result.sync is not None:
         typer.echo(result.sync.headline())
-    if result.left:
-        typer.echo(for_terminal(result.left))
     if result.diff and not result.dry_run:
         _announce(result.resource.path, edited)
 

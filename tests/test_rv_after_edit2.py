@@ -20,8 +20,6 @@ decisions", "After editing the catalog"):
 
 from __future__ import annotations
 
-import re
-import shlex
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,7 +35,7 @@ from catalog.source import load_catalogs
 from catalog.sync import sync_catalogs
 from flows.cli import app
 from reports.publish import latest_report_written, publish_report
-from tests.factories import copy_migrated_sqlite, days
+from tests.factories import days
 from tests.test_ops import _A, _DEAD, _checked, _write
 from tests.test_rv_after_edit import _move_to_dhs, _without_entry, two_catalogs
 
@@ -54,25 +52,7 @@ def _rename_by_hand(folder: Path, old: str, new: str) -> None:
     path.write_text(text.replace(f"- id: {old}\n", f"- id: {new}\n"), encoding="utf-8")
 
 
-def test_a_decisions_left_line_calls_a_rename_by_hand_a_rename_and_names_it(
-    two_catalogs: Path,
-) -> None:
-    """demandforum renamed demand-forum by hand, then another entry of the file marked
-    reviewed: the decision says "2 entries added to or removed from toolkit.yaml by hand
-    were left", though the curator added and removed nothing, and it names neither id;
-    `linkhealth sync` then says `toolkit/demand-forum: renamed from demandforum`. The
-    line should say what was left: the rename, by its id."""
-    _rename_by_hand(two_catalogs, "demandforum", "demand-forum")
-    made = runner.invoke(app, ["mark-reviewed", "faces-of-human-trafficking"])
-    assert made.exit_code == 0, made.output
-    assert "left for `linkhealth sync`" in made.stdout, made.stdout
-    assert "2 entries added to or removed from" not in made.stdout, made.stdout
-    assert "demand-forum" in made.stdout, made.stdout
-    synced = runner.invoke(app, ["sync"])
-    assert "toolkit/demand-forum: renamed from demandforum" in synced.stdout, synced.stdout
-
-
-@pytest.mark.parametrize("by_hand", ["renamed", "moved"])
+@pytest.mark.parametrize("by_hand", ["renamed", "moved", "renamed-then-decided"])
 def test_a_decision_on_an_id_changed_by_hand_since_the_sync_says_to_sync(
     two_catalogs: Path, by_hand: str
 ) -> None:
@@ -83,19 +63,27 @@ def test_a_decision_on_an_id_changed_by_hand_since_the_sync_says_to_sync(
     id against the catalog's 'id' fields", a typo's advice. The id is the database's,
     changed in the files since the last sync: the error should offer `linkhealth sync`, as
     the new id's error does ("run `linkhealth sync` first if you added or renamed")."""
-    if by_hand == "renamed":
+    if by_hand.startswith("renamed"):
         old = "demandforum"
         _rename_by_hand(two_catalogs, old, "demand-forum")
     else:
         old = "dhs-blue-campaign"
         _move_to_dhs(two_catalogs, old)
-    made = runner.invoke(app, ["mark-reviewed", "faces-of-human-trafficking"])
-    assert made.exit_code == 0, made.output
+    if by_hand != "renamed":
+        made = runner.invoke(app, ["mark-reviewed", "faces-of-human-trafficking"])
+        assert made.exit_code == 0, made.output
     shown = runner.invoke(app, ["resource", old])
+    if by_hand == "renamed-then-decided":
+        # The decision's re-sync syncs its file's renames (the edits_only re-sync that left
+        # them was reverted): the old id is refused with the new one.
+        assert shown.exit_code != 0, shown.output
+        assert "renamed to toolkit/demand-forum" in shown.output, shown.output
+        return
     assert shown.exit_code == 0, shown.output
     refused = runner.invoke(app, ["mark-reviewed", old])
     assert refused.exit_code != 0, refused.output
     assert "linkhealth sync" in refused.output, refused.output
+    assert "changed in the file since the last sync" in refused.output, refused.output
 
 
 def _mine(folder: Path, *rids: str) -> Path:
@@ -104,57 +92,6 @@ def _mine(folder: Path, *rids: str) -> Path:
     text = "collection:\n  title: Mine\nresources:\n" + "".join(entry.format(r) for r in rids)
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def _offered_sync_adds_c(made_stdout: str) -> None:
-    offered = re.search(r"was left for `([^`]+)`", made_stdout)
-    assert offered is not None, made_stdout
-    words = shlex.split(offered.group(1))
-    assert words[0] == "linkhealth", words
-    synced = runner.invoke(app, words[1:])
-    assert synced.exit_code == 0, offered.group(1) + "\n" + synced.output
-    assert "mine/c: added" in synced.stdout, offered.group(1) + "\n" + synced.stdout
-    assert "mine/a: removed" not in synced.stdout, offered.group(1) + "\n" + synced.stdout
-
-
-def test_the_sync_a_trial_decision_offers_for_an_added_entry_syncs_the_file(
-    isolated_cwd: Path, no_prefect_api: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """No settings file: the curator's catalog is named with --catalog, a trial database
-    with --db. An entry added by hand, then `mark-reviewed a` with the same options: the
-    decision says the entry was left for `linkhealth sync --db sqlite:///var/trial.db`,
-    without the --catalog it needs (its own recheck line has it). Run as printed, that
-    command is refused ("refusing to put the bundled demo catalog into database ..."),
-    exit 2. The command printed should sync the edited file and add the entry."""
-    for name in ("LINKHEALTH_CONFIG", "LINKHEALTH_DATABASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    copy_migrated_sqlite(isolated_cwd / "var" / "trial.db")
-    catalog_file = _mine(isolated_cwd, "a", "b")
-    options = ["--db", "sqlite:///var/trial.db", "--catalog", str(catalog_file)]
-    assert runner.invoke(app, ["sync", *options]).exit_code == 0
-    _mine(isolated_cwd, "a", "b", "c")  # c added by hand
-
-    made = runner.invoke(app, ["mark-reviewed", "a", *options])
-    assert made.exit_code == 0, made.output
-    _offered_sync_adds_c(made.stdout)
-
-
-def test_the_sync_a_decision_offers_for_an_unconfigured_file_does_not_retire_it(
-    two_catalogs: Path,
-) -> None:
-    """mine.yaml, not among the configured catalogs, synced into the database with
-    `sync --catalog mine.yaml`; c added to it by hand, then `mark-reviewed a --catalog
-    mine.yaml`: the decision says c was left for `linkhealth sync`, and that command
-    retires the whole collection ("mine/a: removed", "mine/b: removed", "mine: retired")
-    and never adds c. The command offered should sync mine.yaml (its recheck line names
-    it: `linkhealth recheck --changed --catalog .../mine.yaml`)."""
-    catalog_file = _mine(two_catalogs, "a", "b")
-    assert runner.invoke(app, ["sync", "--catalog", str(catalog_file)]).exit_code == 0
-    _mine(two_catalogs, "a", "b", "c")  # c added by hand
-
-    made = runner.invoke(app, ["mark-reviewed", "a", "--catalog", str(catalog_file)])
-    assert made.exit_code == 0, made.output
-    _offered_sync_adds_c(made.stdout)
 
 
 def test_a_recheck_that_picks_nothing_refreshes_a_report_older_than_a_retirement(

@@ -334,6 +334,41 @@ def active_rows_at(
     return found
 
 
+def active_elsewhere(
+    s: Session, collection_id: int, entries: Mapping[str, str]
+) -> set[tuple[str, str]]:
+    """(id, URL as written) of `entries` (id -> URL) that an active row of another
+    collection has, both alike: perhaps the entry moved from there by hand."""
+    table = table_of(t.Resource)
+    found: set[tuple[str, str]] = set()
+    for chunk in chunks(list(entries)):
+        query = select(table.c.rid, table.c.url).where(
+            table.c.collection_id != collection_id,
+            table.c.removed_at.is_(None),
+            table.c.rid.in_(chunk),
+        )
+        found.update(
+            (rid, url) for rid, url in s.connection().execute(query) if entries[rid] == url
+        )
+    return found
+
+
+def removed_in_part(s: Session, resource_ids: Sequence[int], kind: str) -> set[int]:
+    """Of the rows `resource_ids`, those whose latest `kind` event (removed) a partial sync
+    recorded (its details' `partial`): one file synced alone, the others unseen."""
+    table = table_of(t.Event)
+    latest: dict[int, bool] = {}
+    for chunk in chunks(list(resource_ids)):
+        query = (
+            select(table.c.resource_id, table.c.details)
+            .where(table.c.kind == kind, table.c.resource_id.in_(chunk))
+            .order_by(table.c.id)
+        )
+        for row_id, details in s.connection().execute(query):
+            latest[row_id] = bool((details or {}).get("partial"))
+    return {row_id for row_id, partial in latest.items() if partial}
+
+
 def _resource_values(write: ResourceWrite) -> dict[str, Any]:
     res = write.resource
     return {
