@@ -276,7 +276,7 @@ def test_a_decision_holds_no_write_lock_while_it_edits_the_catalog_file(
     free_while_editing: list[bool] = []
     edit = decisions.apply_edits
 
-    def edit_and_try_a_write(path: Path, edits: Any) -> Any:
+    def edit_and_try_a_write(path: Path, edits: Any, **options: Any) -> Any:
         night = sqlite3.connect(db_file, isolation_level=None, timeout=0)
         try:
             night.execute("BEGIN IMMEDIATE")
@@ -286,7 +286,7 @@ def test_a_decision_holds_no_write_lock_while_it_edits_the_catalog_file(
             free_while_editing.append(False)
         finally:
             night.close()
-        return edit(path, edits)
+        return edit(path, edits, **options)  # (`dry_run`, as `decisions._applied` passes it)
 
     monkeypatch.setattr(decisions, "apply_edits", edit_and_try_a_write)
     args = [*decision, "--db", f"sqlite:///{db_file}", "--catalog", str(catalog_file)]
