@@ -20,16 +20,14 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from catalog import drift, store
-from catalog.source import load_catalogs
-from catalog.sync import sync_catalogs
 from tests import test_d1_drift_per_entry as d1
-from tests.factories import days, temporary_database, write_catalog
+from tests.factories import days
 from tests.test_e1_missed_rot import DESCRIPTION, GUIDE, TITLE, drift_reason
 from tests.test_e1_missed_rot import engine as engine  # the fixture
 from tests.test_fx_cut_score import HEADED, HOME, full, other, page_read, scores, slow_read
 from tests.test_fx_cut_share import FOOT, MENU
 from tests.test_fx_drift_since import store_night
-from tests.test_rv_cut2 import SPAM_FOOTER, footer_read
+from tests.test_rv_cut2 import SPAM_FOOTER, footer_read, shared_page_taken_over
 
 __all__ = ["engine"]
 
@@ -95,17 +93,7 @@ def test_a_short_read_in_a_slow_run_keeps_a_shared_pages_takeover(tmp_path: Path
     entry. After three slow nights the fourth, which stops after the guide's paragraph and
     a notice, scores the directory and poster low: judged as a full read's, that made them
     "no longer matches" and cleared the guide, the takeover gone from the link."""
-    catalog_file = write_catalog(tmp_path / "toolkit.yaml", d1.ENTRIES)
-    with temporary_database(tmp_path) as engine:
-        sync_catalogs(engine, load_catalogs([catalog_file]), now=days(0))
-        for day in (0, 1):
-            d1.night(engine, day, d1.ALL)
-
-        assert footer_read(engine, 2, cut=False) == [
-            "drift_detected directory",
-            "drift_detected guide",
-            "drift_detected poster",
-        ]
+    with shared_page_taken_over(tmp_path) as engine:
         for day in (3, 4, 5, 6, 7):
             assert footer_read(engine, day, cut=True, short=GUIDE_AND_NOTICE) == [], day
             assert d1.drifted_entries(engine) is None, day

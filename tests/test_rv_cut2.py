@@ -19,6 +19,8 @@ told by their stored `bytes_read`). Three ways that leaves a curator with a wron
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import respx
@@ -139,13 +141,10 @@ def footer_read(
     )
 
 
-def test_a_short_read_keeps_a_takeover_seen_in_the_footer(tmp_path: Path) -> None:
-    """The shared page was read in full with spam in its footer (its tail): a takeover,
-    flagged on every entry. A slow night's read stops after the guide's paragraph, the
-    footer unread: the guide's score (a floor of the page's) cannot tell the spam went. It
-    cleared the guide's flag alone ("matches again" for a page still taken over), and the
-    next full read flagged the guide again: news each time, and the takeover no longer one
-    flag on every entry in between."""
+@contextmanager
+def shared_page_taken_over(tmp_path: Path) -> Iterator[Engine]:
+    """The shared page (`test_d1_drift_per_entry`) checked two nights, then read in full on
+    night 2 with spam in its footer (`footer_read`): a takeover, flagged on every entry."""
     catalog_file = write_catalog(tmp_path / "toolkit.yaml", d1.ENTRIES)
     with temporary_database(tmp_path) as engine:
         sync_catalogs(engine, load_catalogs([catalog_file]), now=days(0))
@@ -156,6 +155,17 @@ def test_a_short_read_keeps_a_takeover_seen_in_the_footer(tmp_path: Path) -> Non
             "drift_detected guide",
             "drift_detected poster",
         ]
+        yield engine
+
+
+def test_a_short_read_keeps_a_takeover_seen_in_the_footer(tmp_path: Path) -> None:
+    """The shared page was read in full with spam in its footer (its tail): a takeover,
+    flagged on every entry. A slow night's read stops after the guide's paragraph, the
+    footer unread: the guide's score (a floor of the page's) cannot tell the spam went. It
+    cleared the guide's flag alone ("matches again" for a page still taken over), and the
+    next full read flagged the guide again: news each time, and the takeover no longer one
+    flag on every entry in between."""
+    with shared_page_taken_over(tmp_path) as engine:
         assert d1.drifted_entries(engine) is None  # a takeover: every entry
         assert footer_read(engine, 3, cut=True) == []
         assert d1.drifted_entries(engine) is None
