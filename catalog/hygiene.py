@@ -1001,11 +1001,14 @@ _NOT_WORD = re.compile(r"[^\w]+")
 
 #: A fiscal year, or a span of them: "FY 2015", "FY15", "Fiscal Year (FY) 2015", "fiscal
 #: years 2014-2015", "FY2014-15", "FY 1999-00", "FY 2014 and FY 2015"; a US state's or
-#: the federal one, "SFY 2015", "FFY 2015".
+#: the federal one, "SFY 2015", "FFY 2015". A span's end of two digits follows a dash or
+#: '/' ("FY2014-15") or its own FY ("FY 2014 and FY 15"): after a bare 'to', 'through' or
+#: 'and' it is a four-digit year, as "FY 2016 to 25 States" names no FY 2025.
 _FISCAL = re.compile(
     r"\b(?:[SF]?FY|fiscal[ -]+years?(?:\s*\([SF]?FY\))?)\s*[-']?\s*"
     r"((?:19|20)[0-9]{2}|[0-9]{2})(?![0-9])"
-    r"(?:\s*(?:-|–|—|/|to|through|and)\s*(?:[SF]?FY\s*[-']?\s*)?"
+    r"(?:\s*(?:(?:-|–|—|/)\s*(?:[SF]?FY\s*[-']?\s*)?"
+    r"|(?:to|through|and)\s*(?:[SF]?FY\s*[-']?\s*|(?=(?:19|20)[0-9]{2}(?![0-9]))))"
     r"((?:19|20)[0-9]{2}|[0-9]{2})(?![0-9]))?",
     re.IGNORECASE,
 )
