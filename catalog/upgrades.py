@@ -67,15 +67,19 @@ def _judged(obs: Observation, https: str, https_obs: Observation) -> Observation
     No verdict from an answer that was not the page (`health.not_the_page`: a 503, a 429,
     a bot wall, a timeout, which the check of a link counts as failures that may pass):
     the probe is weekly, and "keep the http:// address" would stand for a week on a
-    server's bad minute. A refused connection is a verdict here: port 443 refusing the
-    minute port 80 served the page is a site that does not serve https."""
+    server's bad minute. A connection not taken is a verdict here (`Observation.
+    unanswered`: refused, or timed out while connecting): port 443 refusing, or dropped by
+    a firewall, the minute port 80 served the page is a site that does not serve https; a
+    "no verdict" offered the switch, with its command, every week for ever."""
     if same_content(obs, https_obs):
         return replace(obs, suggested_url=https)
     if (end := _same_page_moved_to(obs, https_obs)) is not None:
         return replace(obs, suggested_url=end)
     if https_obs.held or https_obs.outcome is Outcome.NETWORK_UNAVAILABLE:
         return obs  # not asked (its host away, our network down): nothing found
-    if not_the_page(https_obs) and https_obs.outcome is not Outcome.CONNECTION_REFUSED:
+    if not_the_page(https_obs) and not (
+        https_obs.unanswered or https_obs.outcome is Outcome.CONNECTION_REFUSED
+    ):
         return obs  # no answer about the page: nothing found
     return replace(obs, https_found=https_found(https_obs))
 
