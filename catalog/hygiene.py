@@ -484,6 +484,20 @@ def _fields(entry: _Entry) -> Iterable[Finding]:
         )
 
 
+def _csv_cell(entry: _Entry, name: str, value: str) -> str:
+    """Where a CSV row takes a mark (`duplicate_of`, `shared_url`): "'a' in the row's
+    'duplicate_of' cell", or, in a file without that column, in the cell of a new one."""
+    if _has_column(entry, name):
+        return f"'{value}' in the row's '{name}' cell"
+    return f"'{value}' in the row's cell of a new '{name}' column"
+
+
+def _has_column(entry: _Entry, name: str) -> bool:
+    """Whether the entry's CSV file has a `name` column (an empty cell included)."""
+    r = entry.resource
+    return name in r.extra or name in r.written_empty or bool(getattr(r, name, None))
+
+
 def _csv_fill_in(name: str, written: bool, value: int | None = None) -> str:
     """A CSV row's missing field, to fill in: its empty cell, or the column the file lacks
     (no `description:` key there to write, nor an entry to add one to)."""
@@ -745,7 +759,13 @@ def _duplicate_urls(
                 yield m.finding(
                     "duplicate_url",
                     f"the same URL as {', '.join(others)}, listed before",
-                    "fix the URL of the wrong entry; if they really share the page, add "
+                    (
+                        "fix the URL of the wrong row; if they really share the page, write "
+                        f"{_csv_cell(m, 'duplicate_of', first)} (or "
+                        f"{_csv_cell(m, 'shared_url', 'true')})"
+                    )
+                    if m.in_csv
+                    else "fix the URL of the wrong entry; if they really share the page, add "
                     f"'duplicate_of: {first}' to this entry (or 'shared_url: true')",
                     related=others,
                 )
@@ -801,7 +821,10 @@ def _likely_duplicate_urls(
             yield m.finding(
                 "likely_duplicate_url",
                 _likely_duplicate_message(by_how),
-                f"keep one entry ({keep}); if the site serves two pages, add "
+                f"keep one row ({keep}); if the site serves two pages, write "
+                f"{_csv_cell(m, 'shared_url', 'true')}"
+                if m.in_csv
+                else f"keep one entry ({keep}); if the site serves two pages, add "
                 "'shared_url: true' to one of them",
                 related=ids,
             )
@@ -875,7 +898,12 @@ def _near_duplicate_titles(
             "another URL",
             "check whether both are needed; if one is stale, remove it; if both are meant, "
             "make the titles tell them apart, or, for editions in other languages, give "
-            "each its 'languages' (e.g. [en] and [es])",
+            + (
+                "each row its 'languages' cell (e.g. en and es; several: 'en; es')"
+                + ("" if _has_column(b, "languages") else ", adding a 'languages' column")
+                if b.in_csv
+                else "each its 'languages' (e.g. [en] and [es])"
+            ),
             related=(label,),
         )
 
@@ -1001,11 +1029,14 @@ _NOT_WORD = re.compile(r"[^\w]+")
 
 #: A fiscal year, or a span of them: "FY 2015", "FY15", "Fiscal Year (FY) 2015", "fiscal
 #: years 2014-2015", "FY2014-15", "FY 1999-00", "FY 2014 and FY 2015"; a US state's or
-#: the federal one, "SFY 2015", "FFY 2015".
+#: the federal one, "SFY 2015", "FFY 2015". A span's end of two digits follows a dash or
+#: '/' ("FY2014-15") or its own FY ("FY 2014 and FY 15"): after a bare 'to', 'through' or
+#: 'and' it is a four-digit year, as "FY 2016 to 25 States" names no FY 2025.
 _FISCAL = re.compile(
     r"\b(?:[SF]?FY|fiscal[ -]+years?(?:\s*\([SF]?FY\))?)\s*[-']?\s*"
     r"((?:19|20)[0-9]{2}|[0-9]{2})(?![0-9])"
-    r"(?:\s*(?:-|–|—|/|to|through|and)\s*(?:[SF]?FY\s*[-']?\s*)?"
+    r"(?:\s*(?:(?:-|–|—|/)\s*(?:[SF]?FY\s*[-']?\s*)?"
+    r"|(?:to|through|and)\s*(?:[SF]?FY\s*[-']?\s*|(?=(?:19|20)[0-9]{2}(?![0-9]))))"
     r"((?:19|20)[0-9]{2}|[0-9]{2})(?![0-9]))?",
     re.IGNORECASE,
 )

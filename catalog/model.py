@@ -233,6 +233,10 @@ class Observation:
     #: its health stays as the last check left it. (A silent host's, silent again when
     #: asked at the end of the batch, is a check, its `timeout` the night's: not held.)
     held: bool = False
+    #: No request of the check reached the server: each was refused, or reset or timed
+    #: out while connecting, on every attempt (`checker._unanswered_exchange`); a check
+    #: its deadline cut mid-request is not known to be one. Not stored.
+    unanswered: bool = False
 
     @property
     def text_sample(self) -> str | None:

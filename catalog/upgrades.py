@@ -21,6 +21,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from catalog.check import check_targets
 from catalog.check.loop import SharedLoop
@@ -29,7 +30,7 @@ from catalog.hygiene import same_content
 from catalog.model import Batch, Observation, Target
 from catalog.outcomes import Outcome
 from catalog.settings import CheckSettings
-from catalog.urls import host_of, https_upgrade_candidate
+from catalog.urls import canonical_url, host_of, https_upgrade_candidate
 
 
 def candidates(observations: Sequence[Observation]) -> dict[str, str]:
@@ -67,15 +68,19 @@ def _judged(obs: Observation, https: str, https_obs: Observation) -> Observation
     No verdict from an answer that was not the page (`health.not_the_page`: a 503, a 429,
     a bot wall, a timeout, which the check of a link counts as failures that may pass):
     the probe is weekly, and "keep the http:// address" would stand for a week on a
-    server's bad minute. A refused connection is a verdict here: port 443 refusing the
-    minute port 80 served the page is a site that does not serve https."""
+    server's bad minute. A connection not taken is a verdict here (`Observation.
+    unanswered`: refused, or timed out while connecting): port 443 refusing, or dropped by
+    a firewall, the minute port 80 served the page is a site that does not serve https; a
+    "no verdict" offered the switch, with its command, every week for ever."""
     if same_content(obs, https_obs):
         return replace(obs, suggested_url=https)
     if (end := _same_page_moved_to(obs, https_obs)) is not None:
         return replace(obs, suggested_url=end)
     if https_obs.held or https_obs.outcome is Outcome.NETWORK_UNAVAILABLE:
         return obs  # not asked (its host away, our network down): nothing found
-    if not_the_page(https_obs) and https_obs.outcome is not Outcome.CONNECTION_REFUSED:
+    if not_the_page(https_obs) and not (
+        https_obs.unanswered or https_obs.outcome is Outcome.CONNECTION_REFUSED
+    ):
         return obs  # no answer about the page: nothing found
     return replace(obs, https_found=https_found(https_obs))
 
@@ -83,14 +88,39 @@ def _judged(obs: Observation, https: str, https_obs: Observation) -> Observation
 def _same_page_moved_to(obs: Observation, https_obs: Observation) -> str | None:
     """The https address an https form redirects permanently to, where that serves the
     http page itself (`same_content` of the page the redirect ended at): the same page,
-    as "https://example.org/report" moved to "https://www.example.org/report" is."""
+    as "https://example.org/report" moved to "https://www.example.org/report" is.
+
+    Served over https: every hop from that address to the page is https (one that sends
+    https visitors back to http:// serves the page only there). And shown to be the page:
+    at another path, by a fingerprint of some text, not of a title alone (every shell of
+    a script-built site has one print, so a portal's app "served" any of its pages)."""
     if https_obs.outcome is not Outcome.REDIRECTED_PERMANENT:
         return None
     end = https_obs.suggested_url or https_obs.final_url
-    if end is None or not end.lower().startswith("https://"):
+    if end is None or not _over_https_from(end, https_obs):
+        return None
+    if not (_same_path(obs, end) or https_obs.text_sample):
         return None
     ended = replace(https_obs, outcome=Outcome.OK, url=end, final_url=end)
     return end if same_content(obs, ended) else None
+
+
+def _over_https_from(end: str, https_obs: Observation) -> bool:
+    """Whether `end` and every address the journey went to after it are https."""
+    hops = [hop.url for hop in https_obs.chain]
+    if https_obs.final_url is not None:
+        hops.append(https_obs.final_url)
+    start = max((i for i, url in enumerate(hops) if url == end), default=0)
+    return all(url.lower().startswith("https://") for url in [end, *hops[start:]])
+
+
+def _same_path(obs: Observation, end: str) -> bool:
+    """Whether `end` has the path and query of the http page (on any host: "www.")."""
+    ends = urlsplit(canonical_url(end))
+    return any(
+        (parts.path.rstrip("/"), parts.query) == (ends.path.rstrip("/"), ends.query)
+        for parts in (urlsplit(canonical_url(url)) for url in (obs.url, obs.final_url) if url)
+    )
 
 
 def https_found(https_obs: Observation) -> str:

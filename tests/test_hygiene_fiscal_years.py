@@ -106,3 +106,22 @@ def test_a_year_named_otherwise_must_match(title: str) -> None:
 
 def test_a_two_digit_fiscal_year_is_the_year_a_missing_year_suggests() -> None:
     assert _mismatch("FY15 Annual Report", None) == ["no year, but the title names 2015"]
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["FY 2016 to 25 States", "FY 2016 through 30 Sites", "Grants FY 2016 and 24 Partners"],
+)
+def test_two_digits_after_to_through_or_and_are_no_fiscal_span_end(title: str) -> None:
+    """ "FY 2016 to 25 States" is FY 2016 and a count: a span's two-digit end only follows
+    '-', '–' or '/' ("FY2014-15"); after 'to', 'through' or 'and' it is a four-digit year
+    or has its own FY ("FY 2014 and FY 15")."""
+    assert _mismatch(title, 2016) == []
+    assert _mismatch(title, 2024) == ["year 2024 but the title names 2016"]
+    assert _mismatch(title, None) == ["no year, but the title names 2016"]
+
+
+def test_an_fy_after_and_keeps_its_two_digits() -> None:
+    assert _mismatch("FY 2014 and FY 15 Report", 2017) == [
+        "year 2017 but the title names 2014 and 2015"
+    ]

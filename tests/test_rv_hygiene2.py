@@ -270,9 +270,9 @@ def _http_url_fix(tmp_path: Path, https_answer: httpx.Response | Exception) -> s
     [
         httpx.Response(503, headers=HTML, content=b"<title>Down for maintenance</title>"),
         httpx.Response(429, headers={"retry-after": "5"}),
-        httpx.ConnectTimeout("timed out"),
+        httpx.ReadTimeout("timed out"),
     ],
-    ids=["503", "429", "timeout"],
+    ids=["503", "429", "read-timeout"],
 )
 def test_rv_hygiene2_a_passing_failure_of_the_https_form_is_no_verdict(
     isolated_cwd: Path, answer: httpx.Response | Exception

@@ -132,9 +132,9 @@ def test_an_https_form_moved_to_the_same_page_suggests_where_it_ends() -> None:
         httpx.Response(503, content=b"<title>Down for maintenance</title>"),
         httpx.Response(429, headers={"retry-after": "5"}),
         httpx.Response(403, content=b"<title>Just a moment...</title>", headers={"cf-ray": "1"}),
-        httpx.ConnectTimeout("timed out"),
+        httpx.ReadTimeout("timed out"),
     ],
-    ids=["503", "429", "bot-wall", "timeout"],
+    ids=["503", "429", "bot-wall", "read-timeout"],
 )
 @respx.mock
 def test_an_answer_that_is_not_the_page_is_no_verdict(
@@ -169,6 +169,20 @@ def test_an_https_port_that_refuses_while_http_answers_is_a_verdict() -> None:
         transport=httpx.MockTransport(refuse),
     )
     assert obs.https_found == "no working page (Connection refused)"
+
+
+@respx.mock
+def test_an_https_port_that_takes_no_connection_while_http_answers_is_a_verdict() -> None:
+    """A connect timeout on port 443 the minute port 80 served the page (a firewall that
+    drops it) is a site without https, as a refusal is: a "no verdict" offered the switch,
+    with its command, every week for ever. A read timeout (the server took the request)
+    stays no verdict (`test_an_answer_that_is_not_the_page_is_no_verdict`)."""
+    respx.get("https://www.example.org/report").mock(side_effect=httpx.ConnectTimeout("x"))
+    (obs,) = confirm_https(
+        [_http_obs("http://www.example.org/report")], SETTINGS, resolver=public_resolver
+    )
+    assert obs.suggested_url is None
+    assert obs.https_found == "no working page (Timed out)"
 
 
 def test_only_working_plain_http_links_are_tried() -> None:

@@ -1429,6 +1429,7 @@ def _observe(
         contacts_written=found.written if found is not None else (),
         contacts_judged=found.judged if found is not None else None,
         held=held,
+        unanswered=bool(facts.exchanges) and all(map(_unanswered_exchange, facts.exchanges)),
         suggested_url=(
             moved_to(target.url, chain) or final_url
             if verdict.outcome is Outcome.REDIRECTED_PERMANENT
