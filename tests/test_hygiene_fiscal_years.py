@@ -15,7 +15,7 @@ from catalog.hygiene import lint
 from catalog.model import Catalog, Resource
 
 
-def _mismatch(title: str, year: int | None) -> list[str]:
+def year_messages(title: str, year: int | None) -> list[str]:
     entry = Resource(
         id="a",
         title=title,
@@ -43,11 +43,11 @@ def _mismatch(title: str, year: int | None) -> list[str]:
     ],
 )
 def test_a_fiscal_year_is_published_from_the_year_before_to_the_year_after(title: str) -> None:
-    assert _mismatch(title, 2015) == []
-    assert _mismatch(title, 2016) == []
-    assert _mismatch(title, 2014) == []
-    assert _mismatch(title, 2013) == ["year 2013 but the title names 2015"]
-    assert _mismatch(title, 2017) == ["year 2017 but the title names 2015"]
+    assert year_messages(title, 2015) == []
+    assert year_messages(title, 2016) == []
+    assert year_messages(title, 2014) == []
+    assert year_messages(title, 2013) == ["year 2013 but the title names 2015"]
+    assert year_messages(title, 2017) == ["year 2017 but the title names 2015"]
 
 
 @pytest.mark.parametrize(
@@ -62,9 +62,9 @@ def test_a_fiscal_year_is_published_from_the_year_before_to_the_year_after(title
     ],
 )
 def test_a_span_of_fiscal_years_allows_a_year_before_and_after_it(title: str) -> None:
-    assert [_mismatch(title, year) for year in (2013, 2014, 2015, 2016)] == [[], [], [], []]
-    assert _mismatch(title, 2017) == ["year 2017 but the title names 2014 and 2015"]
-    assert _mismatch(title, 2012) == ["year 2012 but the title names 2014 and 2015"]
+    assert [year_messages(title, year) for year in (2013, 2014, 2015, 2016)] == [[], [], [], []]
+    assert year_messages(title, 2017) == ["year 2017 but the title names 2014 and 2015"]
+    assert year_messages(title, 2012) == ["year 2012 but the title names 2014 and 2015"]
 
 
 @pytest.mark.parametrize(
@@ -80,13 +80,15 @@ def test_a_span_of_fiscal_years_allows_a_year_before_and_after_it(title: str) ->
 def test_what_is_written_before_a_fiscal_year_may_be_dated_the_year_before(
     title: str, year: int
 ) -> None:
-    assert _mismatch(title, year) == []
-    assert _mismatch(title, year - 1) != []
+    assert year_messages(title, year) == []
+    assert year_messages(title, year - 1) != []
 
 
 def test_a_plain_year_does_not_allow_the_year_before() -> None:
-    assert _mismatch("2016 Budget Request", 2015) == ["year 2015 but the title names 2016"]
-    assert _mismatch("Plan for 2014-2015", 2013) == ["year 2013 but the title names 2014 and 2015"]
+    assert year_messages("2016 Budget Request", 2015) == ["year 2015 but the title names 2016"]
+    assert year_messages("Plan for 2014-2015", 2013) == [
+        "year 2013 but the title names 2014 and 2015"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -101,11 +103,11 @@ def test_a_plain_year_does_not_allow_the_year_before() -> None:
     ],
 )
 def test_a_year_named_otherwise_must_match(title: str) -> None:
-    assert _mismatch(title, 2016) == ["year 2016 but the title names 2015"]
+    assert year_messages(title, 2016) == ["year 2016 but the title names 2015"]
 
 
 def test_a_two_digit_fiscal_year_is_the_year_a_missing_year_suggests() -> None:
-    assert _mismatch("FY15 Annual Report", None) == ["no year, but the title names 2015"]
+    assert year_messages("FY15 Annual Report", None) == ["no year, but the title names 2015"]
 
 
 @pytest.mark.parametrize(
@@ -116,12 +118,12 @@ def test_two_digits_after_to_through_or_and_are_no_fiscal_span_end(title: str) -
     """ "FY 2016 to 25 States" is FY 2016 and a count: a span's two-digit end only follows
     '-', '–' or '/' ("FY2014-15"); after 'to', 'through' or 'and' it is a four-digit year
     or has its own FY ("FY 2014 and FY 15")."""
-    assert _mismatch(title, 2016) == []
-    assert _mismatch(title, 2024) == ["year 2024 but the title names 2016"]
-    assert _mismatch(title, None) == ["no year, but the title names 2016"]
+    assert year_messages(title, 2016) == []
+    assert year_messages(title, 2024) == ["year 2024 but the title names 2016"]
+    assert year_messages(title, None) == ["no year, but the title names 2016"]
 
 
 def test_an_fy_after_and_keeps_its_two_digits() -> None:
-    assert _mismatch("FY 2014 and FY 15 Report", 2017) == [
+    assert year_messages("FY 2014 and FY 15 Report", 2017) == [
         "year 2017 but the title names 2014 and 2015"
     ]

@@ -32,23 +32,9 @@ from tests.factories import (
     settings_for,
     stored_night,
 )
+from tests.test_hygiene_fiscal_years import year_messages
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
-
-
-def _year_findings(title: str, year: int) -> list[str]:
-    entry = Resource(
-        id="a",
-        title=title,
-        url="https://example.org/a",
-        description="What it is.",
-        publisher="Someone",
-        type="report",
-        year=year,
-        line=2,
-    )
-    findings = lint([Catalog(Path("/catalogs/kit.yaml"), {"title": "Kit"}, (entry,))])
-    return [f.message for f in findings if f.code == "year_mismatch"]
 
 
 # --- fiscal years ----------------------------------------------------------------------------
@@ -58,8 +44,8 @@ def test_rv_hygiene2_a_fiscal_span_across_the_century_allows_the_year_after_it()
     """A title's "FY 1999-00" is the fiscal year 1999-2000, as "FY2014-15" is 2014-2015:
     its report, published in 2001, the year after the span's end, is flagged ("the title
     names 1999"): the "00" is dropped as not after 1999."""
-    assert _year_findings("Annual Report FY 1999-00", 2000) == []
-    assert _year_findings("Annual Report FY 1999-00", 2001) == []
+    assert year_messages("Annual Report FY 1999-00", 2000) == []
+    assert year_messages("Annual Report FY 1999-00", 2001) == []
 
 
 @pytest.mark.parametrize("title", ["SFY 2015 Annual Report", "FFY 2015 Annual Report"])
@@ -67,7 +53,7 @@ def test_rv_hygiene2_state_and_federal_fiscal_years_are_fiscal_years(title: str)
     """US state and federal reports name their fiscal year "SFY 2015" / "FFY 2015" (HHS,
     ACF and state anti-trafficking reports do): published the year after it, as an
     "FY 2015" one is, they are still flagged as a year that differs from the title."""
-    assert _year_findings(title, 2016) == []
+    assert year_messages(title, 2016) == []
 
 
 # --- one http/https pair, reported once ------------------------------------------------------
