@@ -692,7 +692,9 @@ def _folders(configured: Path, database: str, readable: str) -> tuple[Path, Path
 
 
 #: The start of the name of every file a report leaves in its folder for itself (`OWNER_FILE`,
-#: `LOCK_FILE`, `SHOWN_FILE`): a folder holding one is a reports folder.
+#: `LOCK_FILE`, `SHOWN_FILE`). Of them `OWNER_FILE` marks a reports folder, as the README
+#: says (`refuse_foreign_folder`): the first report into a folder claims it with one before
+#: it writes any other, and a `SHOWN_FILE` copied into someone's site is no report.
 MARKER_PREFIX = ".linkhealth-"
 
 
@@ -714,7 +716,7 @@ def refuse_foreign_folder(folder: Path) -> None:
     no report: someone's site, whose index.html and style.css a report replaced, or the
     folder a command was started in. A new or empty folder is fine (dot files and a
     `CNAME`, a GitHub Pages folder's, do not count), and so is one a report was written
-    into before: it holds a `MARKER_PREFIX` file (whichever database's), or, written
+    into before: it holds an `OWNER_FILE` (whichever database's), or, written
     before reports recorded their database or copied without its dot files, only files a
     report writes, among them a latest.* or run-<id>.* file or an index.html that
     linkhealth made (`_GENERATOR`)."""
@@ -723,7 +725,7 @@ def refuse_foreign_folder(folder: Path) -> None:
             names = [entry.name for entry in entries]
     except (FileNotFoundError, NotADirectoryError):
         return  # made by the report; a file is refused as one where it is claimed
-    if any(name.startswith(MARKER_PREFIX) for name in names):
+    if OWNER_FILE in names:
         return
     shown = [name for name in names if not name.startswith(".") and name not in _HOST_FILES]
     if not shown or _holds_only_a_report(folder, shown):
