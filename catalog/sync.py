@@ -526,9 +526,23 @@ def _sync_one(
         for old in removed:
             details: dict[str, Any] = {"url": old.url}
             if found.partial:  # perhaps half of a move: `_moves` of a later sync
-                details["partial"] = True
+                details.update(partial=True, file=str(catalog.path))
             found.record(events, catalog.key, REMOVED, old.rid, old, details)
         store.add_events(s, events)
+
+
+def partial_removal(details: Mapping[str, Any]) -> str | None:
+    """How a `removed` event's `details` say a partial sync recorded it, for `linkhealth
+    resource` and the report's news: "by a decision's re-sync of toolkit.yaml alone: the
+    next `linkhealth sync` tells a move from a removal"; None for another removal."""
+    if not details.get("partial"):
+        return None
+    file = details.get("file")
+    name = Path(str(file)).name if file else "its file"
+    return (
+        f"by a decision's re-sync of {name} alone: the next `linkhealth sync` tells a move "
+        "from a removal"
+    )
 
 
 def _moved_here(
