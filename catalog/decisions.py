@@ -57,8 +57,10 @@ from catalog.set_aside import THEN, UNCHECKED, kind_words, lapse_note
 from catalog.settings import Settings
 from catalog.source import CATALOG_SUFFIXES, catalog_files, load_catalogs, meant_url
 from catalog.sync import (
+    REMOVED,
     URL_EDITED,
     SyncResult,
+    partial_removal,
     same_page,
     set_asides_ended,
     set_asides_in_force,
@@ -1133,6 +1135,10 @@ def _event_details(event: store.EventRecord) -> str:
     """An event's details as `_details` says them; a lapsed set-aside as its note."""
     if event.kind == store.SET_ASIDE_LAPSED:
         return _short(lapse_note(event.details), 300)
+    partial = partial_removal(event.details) if event.kind == REMOVED else None
+    if partial is not None:  # a decision's re-sync: said in words, not a bare "partial"
+        rest = {k: v for k, v in event.details.items() if k not in ("partial", "file")}
+        return f"{_details(rest)}; {partial}"
     return _details(event.details)
 
 

@@ -359,7 +359,10 @@ def _moves(engine: Engine, catalogs: Sequence[Catalog]) -> dict[tuple[str, str],
 
     A row a partial sync removed (a curator decision's re-sync of its file alone, `partial`
     in its `removed` event) and nothing put back since counts as active here: that sync
-    saw the half of a move by hand it could, and the move keeps the row (`removed_in_part`)."""
+    saw the half of a move by hand it could, and the move keeps the row (`removed_in_part`).
+    Once a sync that could see the other files too has synced its collection (and found
+    the entry in none of them), the removal is settled: an entry with that id and URL
+    added to another file later is new (`added`), as after a removal it synced."""
     urls = {c.key: {r.id: r.url for r in reversed(c.resources)} for c in catalogs}
     with store.read_session(engine) as s:
         ids = store.collection_ids(s, list(urls))
@@ -481,7 +484,9 @@ def _sync_one(
     `moved`: the entries that came from other catalogs, and the ids that left for one;
     `working.done` counts the entries synced, a chunk at a time."""
     moved_in, moved_out = moved
-    collection_id = store.upsert_collection(s, catalog, jsonable(catalog.collection), now=now)
+    collection_id = store.upsert_collection(
+        s, catalog, jsonable(catalog.collection), now=now, partial=found.partial
+    )
     known = store.stored_rids(s, collection_id)
     renamed = _renames(
         s, collection_id, catalog, {k: v for k, v in known.items() if k not in moved_out}
@@ -521,9 +526,23 @@ def _sync_one(
         for old in removed:
             details: dict[str, Any] = {"url": old.url}
             if found.partial:  # perhaps half of a move: `_moves` of a later sync
-                details["partial"] = True
+                details.update(partial=True, file=str(catalog.path))
             found.record(events, catalog.key, REMOVED, old.rid, old, details)
         store.add_events(s, events)
+
+
+def partial_removal(details: Mapping[str, Any]) -> str | None:
+    """How a `removed` event's `details` say a partial sync recorded it, for `linkhealth
+    resource` and the report's news: "by a decision's re-sync of toolkit.yaml alone: the
+    next `linkhealth sync` tells a move from a removal"; None for another removal."""
+    if not details.get("partial"):
+        return None
+    file = details.get("file")
+    name = Path(str(file)).name if file else "its file"
+    return (
+        f"by a decision's re-sync of {name} alone: the next `linkhealth sync` tells a move "
+        "from a removal"
+    )
 
 
 def _moved_here(
@@ -534,14 +553,17 @@ def _moved_here(
     renamed: Mapping[str, store.StoredResource],
 ) -> set[str]:
     """Ids of the entries new to the catalog that a partial sync leaves for the next sync
-    (`sync_catalogs`): an active row of another collection has the id and URL, so the entry
-    may have moved here by hand from a file this sync cannot see. Added here, the next
-    sync saw an entry in two collections, and removed the other, decisions and all."""
+    (`sync_catalogs`): a row of another collection has the id and URL, active or removed by
+    a partial sync not settled since (a decision in each file before the move's sync), so
+    the entry may have moved here by hand from a file this sync cannot see. Added here, the
+    next sync saw an entry in two collections, and removed the other, decisions and all."""
     new: dict[str, str] = {}
     for res in catalog.resources:
         if res.id not in known and res.id not in renamed:
             new.setdefault(res.id, res.url)
-    return {rid for rid, _ in store.active_elsewhere(s, collection_id, new)} if new else set()
+    if not new:
+        return set()
+    return {rid for rid, _ in store.held_elsewhere(s, collection_id, new, REMOVED)}
 
 
 def _renames(

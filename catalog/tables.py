@@ -80,6 +80,8 @@ class Collection(Base):
     path: Mapped[str] = mapped_column(Text)
     title: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: The last sync of the file but a curator decision's re-sync of it alone (`partial`),
+    #: which leaves it: a partial removal before it is settled (`store.removed_in_part`).
     synced_at: Mapped[datetime | None]
 
 

@@ -17,7 +17,7 @@ from catalog.outcomes import Outcome, Severity
 from catalog.queries import EventRow, ReportData
 from catalog.set_aside import lapse_note
 from catalog.settings import NIGHT_SLACK
-from catalog.sync import set_asides_dropped, set_asides_ended
+from catalog.sync import partial_removal, set_asides_dropped, set_asides_ended
 from catalog.unsteady import (
     CONTENT,
     DRIFT,
@@ -991,7 +991,9 @@ def _place(
             )
         return "catalog_edits", "Added.", None, url_of(d.get("url"))
     if kind == "removed":
-        return "catalog_edits", "Removed from the catalog.", url_of(d.get("url")), None
+        partial = partial_removal(d)  # a decision's re-sync: perhaps half of a move
+        said = f"Removed from the catalog {partial}." if partial else "Removed from the catalog."
+        return "catalog_edits", said, url_of(d.get("url")), None
     if kind == "url_edited":
         ended = set_asides_ended(d.get("ended") or ())
         said = f"URL edited; {ended}." if ended else "URL edited."

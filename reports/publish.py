@@ -64,7 +64,8 @@ from catalog.source import catalog_files, load_catalogs
 from catalog.store import (
     ResourceHistory,
     decisions_by_resource,
-    newest_event_id,
+    event_at,
+    newest_event,
     resource_histories,
 )
 from catalog.urls import (
@@ -263,7 +264,7 @@ def _publish(
         with still_working("Reading the report's data from the database"):
             # Before the data: an event written meanwhile counts as not shown (one more
             # report written again by a recheck, not one missed: `latest_report_written`).
-            shown = newest_event_id(engine) or 0
+            shown = newest_event(engine)
             data = report_data(engine, run_id=run_id)
             ctx = build_context(
                 data,
@@ -582,6 +583,10 @@ def latest_report_written(settings: Settings, engine: Engine) -> datetime | int 
     writes it again when a sync changed the catalogs since (`catalog.ops.plan_recheck`):
     an entry removed was still listed to fix. An id, not a time: a sync stamped by a clock
     ahead of this folder's was otherwise after every report, written again at each recheck.
+    The id counts while this database's event of that id is the one the report read (its
+    time recorded with it: one look-up on the events' key); a database restored from its
+    backup numbers new events below it, or gives it to another event, and its file's time
+    counts then, as for a report without a record.
 
     Its main file counts, latest.html (latest.md when there is none), which the recheck's
     line and artifacts name: a `linkhealth report --format html` shows the changes, the
@@ -593,29 +598,48 @@ def latest_report_written(settings: Settings, engine: Engine) -> datetime | int 
         except OSError:
             continue
         shown = _shown(folder).get(fmt)
-        return shown if shown is not None else datetime.fromtimestamp(written, UTC)
+        if shown is not None and _still_there(engine, shown):
+            return shown[0]
+        return datetime.fromtimestamp(written, UTC)
     return None
 
 
-#: Beside the latest.* files, the id of the newest event each format's shows (JSON, format
-#: -> id: `latest_report_written`), written with them (`_record_shown`).
+#: Beside the latest.* files, the newest event each format's shows (JSON, format ->
+#: {"event": id, "at": its time, ISO 8601; 0 and null for none}: `latest_report_written`),
+#: written with them (`_record_shown`).
 SHOWN_FILE = ".linkhealth-shown.json"
 
 
-def _shown(folder: Path) -> dict[str, int]:
-    """`SHOWN_FILE`'s ids by format; {} when it is missing or unreadable."""
+def _shown(folder: Path) -> dict[str, tuple[int, str | None]]:
+    """`SHOWN_FILE`'s (event id, its time) by format; {} when it is missing or unreadable.
+    A bare id (a report of 2182de4, which recorded no time) is not taken."""
     try:
         found = json.loads((folder / SHOWN_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(found, dict):
         return {}
-    return {k: v for k, v in found.items() if type(v) is int}
+    marks: dict[str, tuple[int, str | None]] = {}
+    for fmt, mark in found.items():
+        if isinstance(mark, dict) and type(mark.get("event")) is int:
+            at = mark.get("at")
+            marks[fmt] = (mark["event"], at if isinstance(at, str) else None)
+    return marks
 
 
-def _record_shown(folder: Path, files: ReportFiles, shown: int) -> None:
+def _still_there(engine: Engine, shown: tuple[int, str | None]) -> bool:
+    """Whether the event a report read (`_shown`) is still this database's of that id."""
+    event_id, at = shown
+    if at is None:
+        return event_id == 0  # the report read no event: every event is after it
+    found = event_at(engine, event_id)
+    return found is not None and found.isoformat() == at
+
+
+def _record_shown(folder: Path, files: ReportFiles, shown: tuple[int, datetime] | None) -> None:
     """Record that the latest.* files written (`files`; none for a report on an earlier
-    run) show the events up to `shown`. Under the folder's report lock (`_writing`)."""
+    run) show the events up to `shown` (id and time; None: none yet). Under the folder's
+    report lock (`_writing`)."""
     written = {
         "html": files.latest_html,
         "md": files.latest_markdown,
@@ -625,7 +649,9 @@ def _record_shown(folder: Path, files: ReportFiles, shown: int) -> None:
     formats = [f for f, path in written.items() if path is not None and path.stem == "latest"]
     if not formats:
         return
-    marks = _shown(folder) | dict.fromkeys(formats, shown)
+    mark = {"event": shown[0], "at": shown[1].isoformat()} if shown else {"event": 0, "at": None}
+    kept = {fmt: {"event": n, "at": at} for fmt, (n, at) in _shown(folder).items()}
+    marks = kept | dict.fromkeys(formats, mark)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{SHOWN_FILE}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
@@ -666,7 +692,9 @@ def _folders(configured: Path, database: str, readable: str) -> tuple[Path, Path
 
 
 #: The start of the name of every file a report leaves in its folder for itself (`OWNER_FILE`,
-#: `LOCK_FILE`, `SHOWN_FILE`): a folder holding one is a reports folder.
+#: `LOCK_FILE`, `SHOWN_FILE`). Of them `OWNER_FILE` marks a reports folder, as the README
+#: says (`refuse_foreign_folder`): the first report into a folder claims it with one before
+#: it writes any other, and a `SHOWN_FILE` copied into someone's site is no report.
 MARKER_PREFIX = ".linkhealth-"
 
 
@@ -688,7 +716,7 @@ def refuse_foreign_folder(folder: Path) -> None:
     no report: someone's site, whose index.html and style.css a report replaced, or the
     folder a command was started in. A new or empty folder is fine (dot files and a
     `CNAME`, a GitHub Pages folder's, do not count), and so is one a report was written
-    into before: it holds a `MARKER_PREFIX` file (whichever database's), or, written
+    into before: it holds an `OWNER_FILE` (whichever database's), or, written
     before reports recorded their database or copied without its dot files, only files a
     report writes, among them a latest.* or run-<id>.* file or an index.html that
     linkhealth made (`_GENERATOR`)."""
@@ -697,7 +725,7 @@ def refuse_foreign_folder(folder: Path) -> None:
             names = [entry.name for entry in entries]
     except (FileNotFoundError, NotADirectoryError):
         return  # made by the report; a file is refused as one where it is claimed
-    if any(name.startswith(MARKER_PREFIX) for name in names):
+    if OWNER_FILE in names:
         return
     shown = [name for name in names if not name.startswith(".") and name not in _HOST_FILES]
     if not shown or _holds_only_a_report(folder, shown):

@@ -634,7 +634,7 @@ def changes_since(
     """Kind -> how many events of `kinds` (a sync's: added, removed, ...) the entries of
     `collections` (keys; None: all, those of a collection retired or deleted as well) had
     after `since`: what a report written then does not show (`catalog.ops.plan_recheck`).
-    `since`: a time, or the id of the newest event the report read (`newest_event_id`),
+    `since`: a time, or the id of the newest event the report read (`newest_event`),
     which no clock set ahead or back moves. A look-up on the events' time index or key."""
     ev, res, col = t.Event, t.Resource, t.Collection
     after = ev.id > since if isinstance(since, int) else ev.at > since
@@ -650,11 +650,23 @@ def changes_since(
         return {kind: int(n) for kind, n in s.execute(query)}
 
 
-def newest_event_id(engine: Engine) -> int | None:
-    """The id of the newest event (None: none yet): a report records it as what it showed,
-    and `changes_since` counts the catalog events after it (`reports.publish`)."""
+def newest_event(engine: Engine) -> tuple[int, datetime] | None:
+    """The id and time of the newest event (None: none yet): a report records them as what
+    it showed, and `changes_since` counts the catalog events after that id, while the
+    event of that id is still the one it was (`event_at`: a database restored from its
+    backup numbers new events again, `reports.publish`)."""
+    query = select(t.Event.id, t.Event.at).order_by(t.Event.id.desc()).limit(1)
     with read_session(engine) as s:
-        return s.execute(select(func.max(t.Event.id))).scalar_one_or_none()
+        row = s.execute(query).first()
+    return None if row is None else (row.id, as_utc(row.at))
+
+
+def event_at(engine: Engine, event_id: int) -> datetime | None:
+    """The time of event `event_id`; None when the database has no such event (one
+    restored from a backup taken before it). A look-up on the events' key."""
+    with read_session(engine) as s:
+        at = s.execute(select(t.Event.at).where(t.Event.id == event_id)).scalar_one_or_none()
+    return None if at is None else as_utc(at)
 
 
 def _recheck_status(row: Any) -> RecheckStatus:

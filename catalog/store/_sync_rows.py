@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from catalog import health as health_rules
 from catalog import tables as t
+from catalog.clock import as_utc
 from catalog.model import Catalog, Resource
 from catalog.outcomes import Outcome
 from catalog.store._observations import insert_events, key_and_host
@@ -21,8 +22,12 @@ from catalog.store._sql import chunks, insert_ids, read_session, table_of
 
 
 def upsert_collection(
-    s: Session, catalog: Catalog, data: Mapping[str, Any], *, now: datetime
+    s: Session, catalog: Catalog, data: Mapping[str, Any], *, now: datetime, partial: bool = False
 ) -> int:
+    """The catalog's collection row, created or brought up to date. `partial`: a sync of
+    its file alone (a curator decision's re-sync) leaves `synced_at`, the time of the last
+    sync that could see the other files too: a partial removal after it is unsettled
+    (`removed_in_part`)."""
     row = s.scalar(select(t.Collection).where(t.Collection.key == catalog.key))
     if row is None:
         row = t.Collection(key=catalog.key, path=str(catalog.path), title=catalog.title)
@@ -30,7 +35,8 @@ def upsert_collection(
     row.path = str(catalog.path)
     row.title = catalog.title
     row.data = dict(data)
-    row.synced_at = now
+    if not partial or row.synced_at is None:
+        row.synced_at = now
     s.flush()
     return row.id
 
@@ -334,39 +340,47 @@ def active_rows_at(
     return found
 
 
-def active_elsewhere(
-    s: Session, collection_id: int, entries: Mapping[str, str]
+def held_elsewhere(
+    s: Session, collection_id: int, entries: Mapping[str, str], kind: str
 ) -> set[tuple[str, str]]:
-    """(id, URL as written) of `entries` (id -> URL) that an active row of another
-    collection has, both alike: perhaps the entry moved from there by hand."""
+    """(id, URL as written) of `entries` (id -> URL) that a row of another collection has,
+    both alike, the row active or removed by a partial sync not settled since
+    (`removed_in_part`, `kind`: removed): perhaps the entry moved from there by hand."""
     table = table_of(t.Resource)
     found: set[tuple[str, str]] = set()
     for chunk in chunks(list(entries)):
-        query = select(table.c.rid, table.c.url).where(
-            table.c.collection_id != collection_id,
-            table.c.removed_at.is_(None),
-            table.c.rid.in_(chunk),
+        query = select(table.c.id, table.c.rid, table.c.url, table.c.removed_at).where(
+            table.c.collection_id != collection_id, table.c.rid.in_(chunk)
         )
+        alike = [row for row in s.connection().execute(query) if entries[row.rid] == row.url]
+        removed = [row.id for row in alike if row.removed_at is not None]
+        in_part = removed_in_part(s, removed, kind) if removed else set()
         found.update(
-            (rid, url) for rid, url in s.connection().execute(query) if entries[rid] == url
+            (row.rid, row.url) for row in alike if row.removed_at is None or row.id in in_part
         )
     return found
 
 
 def removed_in_part(s: Session, resource_ids: Sequence[int], kind: str) -> set[int]:
     """Of the rows `resource_ids`, those whose latest `kind` event (removed) a partial sync
-    recorded (its details' `partial`): one file synced alone, the others unseen."""
-    table = table_of(t.Event)
+    recorded (its details' `partial`: one file synced alone, the others unseen), unsettled:
+    at or after their collection's `synced_at`, which only a sync that could see the other
+    files too moves on (`upsert_collection`). Such a sync that found the entry in none of
+    them confirmed the removal: a page added with that id and URL later is new."""
+    ev, res, col = table_of(t.Event), table_of(t.Resource), table_of(t.Collection)
     latest: dict[int, bool] = {}
     for chunk in chunks(list(resource_ids)):
         query = (
-            select(table.c.resource_id, table.c.details)
-            .where(table.c.kind == kind, table.c.resource_id.in_(chunk))
-            .order_by(table.c.id)
+            select(ev.c.resource_id, ev.c.details, ev.c.at, col.c.synced_at)
+            .join(res, res.c.id == ev.c.resource_id)
+            .join(col, col.c.id == res.c.collection_id)
+            .where(ev.c.kind == kind, ev.c.resource_id.in_(chunk))
+            .order_by(ev.c.id)
         )
-        for row_id, details in s.connection().execute(query):
-            latest[row_id] = bool((details or {}).get("partial"))
-    return {row_id for row_id, partial in latest.items() if partial}
+        for row_id, details, at, synced_at in s.connection().execute(query):
+            partial = bool((details or {}).get("partial"))
+            latest[row_id] = partial and (synced_at is None or as_utc(at) >= as_utc(synced_at))
+    return {row_id for row_id, unsettled in latest.items() if unsettled}
 
 
 def _resource_values(write: ResourceWrite) -> dict[str, Any]:
