@@ -87,7 +87,13 @@ from reports.context import ReportContext, ResourcePage, Row
 from reports.forked import Forked
 from reports.history import url_taken_at
 from reports.render import FORMATS, SITE_FOLDERS
-from reports.site import Progress, ReportFiles, with_earlier_nights_written, write_report
+from reports.site import (
+    Progress,
+    ReportFiles,
+    with_earlier_nights_written,
+    write_atomic,
+    write_report,
+)
 
 log = logging.getLogger(__name__)
 
@@ -651,15 +657,9 @@ def _record_shown(folder: Path, files: ReportFiles, shown: tuple[int, datetime] 
         return
     mark = {"event": shown[0], "at": shown[1].isoformat()} if shown else {"event": 0, "at": None}
     kept = {fmt: {"event": n, "at": at} for fmt, (n, at) in _shown(folder).items()}
-    marks = kept | dict.fromkeys(formats, mark)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{SHOWN_FILE}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            json.dump(marks, fh, sort_keys=True)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, folder / SHOWN_FILE)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    write_atomic(
+        folder / SHOWN_FILE, json.dumps(kept | dict.fromkeys(formats, mark), sort_keys=True)
+    )
 
 
 def _folder_ahead(settings: Settings, engine: Engine) -> Path | None:

@@ -156,8 +156,8 @@ def write_report(
     if "html" in formats:
         if stem == "latest":
             page = render_html(ctx, beside=formats)
-            files["index_html"] = _write_atomic(out_dir / "index.html", page)
-            files["latest_html"] = _write_atomic(out_dir / "latest.html", page)
+            files["index_html"] = write_atomic(out_dir / "index.html", page)
+            files["latest_html"] = write_atomic(out_dir / "latest.html", page)
         if run_id is not None:
             # Kept for history: its footer must not link latest.* files, which the next
             # run replaces with another report; nor say runs after it are refused, which
@@ -175,16 +175,16 @@ def write_report(
                 )
                 if there is not None:
                     run_page = _alone(run_page, there, command)
-                files["run_html"] = _write_atomic(archive, run_page)
+                files["run_html"] = write_atomic(archive, run_page)
     if "md" in formats:
-        files["latest_markdown"] = _write_atomic(out_dir / f"{stem}.md", render_markdown(ctx))
+        files["latest_markdown"] = write_atomic(out_dir / f"{stem}.md", render_markdown(ctx))
     if "csv" in formats:
         # With a byte order mark, as `export --format csv` writes: curators open this file in
         # Excel, which reads a CSV without one in the computer's code page ("–" as "â€“").
         # Both written a row at a time: whole, the JSON alone was 2 GB at 100,000 resources.
-        files["latest_csv"] = _write_atomic(out_dir / f"{stem}.csv", _csv_with_bom(ctx))
+        files["latest_csv"] = write_atomic(out_dir / f"{stem}.csv", _csv_with_bom(ctx))
     if "json" in formats:
-        files["latest_json"] = _write_atomic(
+        files["latest_json"] = write_atomic(
             out_dir / f"{stem}.json", functools.partial(write_json, ctx)
         )
     return ReportFiles(
@@ -449,7 +449,7 @@ def _unlink_gone_pages(out_dir: Path, pages: frozenset[str]) -> None:
             now = path.stat()
             if (now.st_mtime_ns, now.st_size) != (seen.st_mtime_ns, seen.st_size):
                 continue  # rewritten meanwhile (a report on that run): it links today's pages
-            _write_atomic(path, fixed)
+            write_atomic(path, fixed)
 
 
 def _render_part(
@@ -678,7 +678,7 @@ def _csv_with_bom(ctx: ReportContext) -> Callable[[TextIO], None]:
     return write
 
 
-def _write_atomic(path: Path, text: str | Callable[[TextIO], None]) -> Path:
+def write_atomic(path: Path, text: str | Callable[[TextIO], None]) -> Path:
     """Write via a temporary file in the same directory, then `os.replace` it into place.
     `text`: the text, or what writes it into the file (a large one, as it is made)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
